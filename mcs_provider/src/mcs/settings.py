@@ -1,0 +1,62 @@
+"""Settings of the ``[mcs]`` section of Airflow's configuration.
+
+Every option can be set as ``AIRFLOW__MCS__<OPTION>`` in the environment. The defaults point at
+loopback; a deployment sets its own servers in ``.env``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECTION = "mcs"
+
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "database_url": (
+        "postgresql+psycopg2://postgres@127.0.0.1:5432/mcs",
+        "SQLAlchemy URL of the `mcs` database (created on `mcs db upgrade` if missing).",
+    ),
+    "redis_url": (
+        "redis://127.0.0.1:6379/1",
+        "Redis URL for the device message journal, caches and locks.",
+    ),
+    "mqtt_conn_id": ("mcs_mqtt", "Airflow Connection id of the MQTT broker used by workflows."),
+    "journal_stream": ("mcs:device_messages", "Redis stream that records device messages."),
+    "journal_maxlen": ("100000", "Approximate number of device messages the journal keeps."),
+    "dag_cache_path": (
+        "",
+        "File where the DAG factory keeps the last published definitions it read, so DAGs survive "
+        "a moment when the `mcs` database is unreachable. Empty: `$AIRFLOW_HOME/mcs/definitions.json`.",
+    ),
+    "strict_dag_factory": (
+        "False",
+        "Raise on the first workflow that cannot be built instead of logging it and going on.",
+    ),
+}
+
+
+def get(option: str) -> str:
+    """Return the value of ``[mcs] option``, falling back to the documented default."""
+    from airflow.configuration import conf
+
+    return conf.get(SECTION, option, fallback=DEFAULTS[option][0])
+
+
+def get_bool(option: str) -> bool:
+    return get(option).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url() -> str:
+    return get("database_url")
+
+
+def redis_url() -> str:
+    return get("redis_url")
+
+
+def dag_cache_path() -> Path:
+    value = get("dag_cache_path")
+    if value:
+        return Path(value)
+    home = os.environ.get("AIRFLOW_HOME") or "~/airflow"
+    return Path(home).expanduser() / "mcs" / "definitions.json"
