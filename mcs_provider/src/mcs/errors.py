@@ -27,3 +27,11 @@ class ConflictError(McsError):
 
 class ServiceUnavailableError(McsError):
     """A service MCS needs (PostgreSQL, Redis, the MQTT broker) cannot be reached."""
+
+
+class ExpressionError(McsError):
+    """An expression (a condition, a match) is unsafe, does not parse, or cannot be evaluated."""
+
+
+class MqttError(McsError):
+    """The MQTT broker refused a connection or a message, or did not acknowledge it in time."""

@@ -23,6 +23,14 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "mqtt_conn_id": ("mcs_mqtt", "Airflow Connection id of the MQTT broker used by workflows."),
     "journal_stream": ("mcs:device_messages", "Redis stream that records device messages."),
     "journal_maxlen": ("100000", "Approximate number of device messages the journal keeps."),
+    "gateway_client_id": (
+        "",
+        "MQTT client id of the gateway's persistent session. Empty: `mcs-gateway-<hostname>`.",
+    ),
+    "device_topics": (
+        "",
+        "Comma-separated topic filters the gateway records besides those of the published `mqtt_wait` nodes.",
+    ),
     "dag_cache_path": (
         "",
         "File where the DAG factory keeps the last published definitions it read, so DAGs survive "

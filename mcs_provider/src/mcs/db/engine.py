@@ -15,7 +15,13 @@ from mcs import settings
 
 @lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
-    return create_engine(url or settings.database_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        url or settings.database_url(),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 @contextmanager

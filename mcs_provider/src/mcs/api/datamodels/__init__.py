@@ -1,1 +1,1 @@
-"""api/datamodels."""
+"""Request and response models of the MCS API."""

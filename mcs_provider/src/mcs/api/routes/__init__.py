@@ -1,1 +1,1 @@
-"""api/routes."""
+"""Route modules of the MCS API, one per domain."""

@@ -1,1 +1,1 @@
-"""api/services."""
+"""Services: the work behind the routes, against the mcs database and Airflow."""

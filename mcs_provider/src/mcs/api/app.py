@@ -1,0 +1,27 @@
+"""The FastAPI application that the Airflow plugin mounts at ``/mcs``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mcs import __version__
+from mcs.api.errors import install_error_handlers
+from mcs.api.routes import runs, workflows
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="MCS API",
+        version=__version__,
+        description="Workflows for devices and external services. Log in to Airflow first, or send "
+        "`Authorization: Bearer <token>` from `POST /auth/token`.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.include_router(workflows.router, prefix=API_PREFIX)
+    app.include_router(runs.router, prefix=API_PREFIX)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,95 @@
+"""The pydantic model of a workflow definition (design section 5)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mcs.definition.nodes import NODE_KINDS, KindConfig
+
+# Unicode word characters, dot and dash: Chinese keys work, spaces and slashes do not. Airflow
+# accepts the same characters in dag and task ids.
+KEY_PATTERN = r"^[\w.-]+$"
+KEY_RE = re.compile(KEY_PATTERN)
+
+
+def check_key(value: str) -> str:
+    if not KEY_RE.match(value):
+        raise ValueError(
+            f"a key may hold only letters, digits, `_`, `-` and `.` (no spaces or slashes), found {value!r}"
+        )
+    return value
+
+
+class Position(BaseModel):
+    x: float = 0
+    y: float = 0
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=100)
+    kind: str = Field(description="One of: " + ", ".join(NODE_KINDS))
+    name: str = Field("", max_length=200)
+    description: str = ""
+    parent: str | None = Field(None, description="Key of the group holding this node.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    retries: int = Field(0, ge=0, le=20)
+    retry_delay_seconds: int = Field(10, ge=0, le=24 * 3600)
+    timeout_seconds: int | None = Field(None, gt=0, le=90 * 24 * 3600)
+    position: Position | None = None
+
+    _key = field_validator("key")(check_key)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in NODE_KINDS:
+            raise ValueError(f"unknown node kind {kind!r}, expected one of {', '.join(NODE_KINDS)}")
+        return kind
+
+    def typed_config(self) -> KindConfig:
+        return NODE_KINDS[self.kind].model_validate(self.config)
+
+
+class Edge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    label: str = ""
+
+
+class ParamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["string", "number", "integer", "boolean", "object", "array"] = "string"
+    default: Any = None
+    description: str = ""
+    title: str = ""
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["none"] = "none"
+
+
+class WorkflowDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    owner: str = ""
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    schedule: Schedule = Field(default_factory=Schedule)
+    max_active_runs: int = Field(16, ge=1, le=1000)
+    nodes: list[Node] = Field(min_length=1, max_length=1000)
+    edges: list[Edge] = Field(default_factory=list, max_length=5000)
+
+    _key = field_validator("key")(check_key)
