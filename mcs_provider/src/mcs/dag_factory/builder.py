@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, Param
 
 from mcs.dag_factory.steps import step_arguments
-from mcs.definition.model import WorkflowDefinition
+from mcs.definition.model import ParamSpec, WorkflowDefinition
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -24,17 +24,14 @@ def _doc_md(definition: WorkflowDefinition, version: int | None) -> str:
     return "\n".join(lines)
 
 
+def _param(spec: ParamSpec) -> Param:
+    extra = {"description": spec.description, "title": spec.title}
+    return Param(spec.default, type=[spec.type, "null"], **{k: v for k, v in extra.items() if v})
+
+
 def build_dag(definition: WorkflowDefinition, version: int | None = None) -> DAG:
     """Return the DAG of ``definition``; node keys become task ids, edges become dependencies."""
-    params = {
-        name: Param(
-            spec.default,
-            type=[spec.type, "null"],
-            description=spec.description or None,
-            title=spec.title or None,
-        )
-        for name, spec in definition.params.items()
-    }
+    params = {name: _param(spec) for name, spec in definition.params.items()}
     tags = ["mcs", *definition.tags]
     if version is not None:
         tags.append(f"v{version}")

@@ -67,10 +67,14 @@ class MqttWaitConfig(KindConfig):
     @field_validator("condition")
     @classmethod
     def _safe_condition(cls, condition: str | None) -> str | None:
+        from mcs.errors import ExpressionError
         from mcs.expressions import validate_expression
 
         if condition and condition.strip():
-            validate_expression(condition)
+            try:
+                validate_expression(condition)
+            except ExpressionError as exc:
+                raise ValueError(str(exc)) from exc
         return condition
 
 
