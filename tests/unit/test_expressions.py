@@ -69,7 +69,7 @@ def test_safe_expression_evaluates(expr: str, expected: object) -> None:
     ],
 )
 def test_unsafe_expression_is_rejected(expr: str, message: str) -> None:
-    with pytest.raises(ExpressionError, match=f"uses|passes") as caught:
+    with pytest.raises(ExpressionError, match="uses|passes") as caught:
         validate_expression(expr)
     assert message in str(caught.value)
 

@@ -13,10 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from mcs import settings
 
 
-@lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
+    """The engine of ``url``, by default the configured ``mcs`` database; one per URL and process."""
+    return _engine(url or settings.database_url())
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     return create_engine(
-        url or settings.database_url(),
+        url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
