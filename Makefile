@@ -1,0 +1,47 @@
+# MCS on this machine. PostgreSQL, Redis and Mosquitto must be running on 127.0.0.1;
+# `make up` says which one is down and how to start it.
+#
+#   make up     install into .venv, start every process (run dir .run/), load and run the demo
+#   make down   stop everything `make up` started
+#   make test   unit, integration and e2e tests (e2e starts its own stack on port 8180)
+#   make lint   ruff
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_DIR := .run
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: up down test lint install
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) requirements.txt mcs_provider/pyproject.toml
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -r requirements.txt -e mcs_provider
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(PY) scripts/stack.py up --run-dir $(RUN_DIR) --port $(PORT)
+	$(PY) scripts/load_demo.py --base-url http://127.0.0.1:$(PORT) \
+		--password-file $(RUN_DIR)/simple_auth_manager_passwords.json
+	@echo
+	@echo "MCS is running."
+	@$(PY) scripts/stack.py info --run-dir $(RUN_DIR) --port $(PORT)
+	@echo "Stop it with: make down"
+
+down:
+	@if [ -x $(PY) ]; then $(PY) scripts/stack.py stop --run-dir $(RUN_DIR); else echo "no $(VENV): nothing was started"; fi
+
+# pytest exits 5 when it collected no test: that fails `make test` too, with a word on why.
+test: install
+	$(PY) -m pytest tests -q $(PYTEST_ARGS) || { status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest ran no test"; fi; exit $$status; }
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,98 @@
+"""The ``stack`` fixture: one whole MCS for the test session, started by ``scripts/stack.py``.
+
+It runs the ``test`` profile: api-server on 127.0.0.1:8180, databases ``airflow_test`` and
+``mcs_test`` dropped and created again, Redis dbs 2 (Celery broker) and 3 (MCS), the scheduler,
+dag-processor, triggerer, a Celery worker and the gateway; not the demo device and sink. The run
+dir is ``test-output/stack/``: emptied when a session starts, left in place when it ends, so the
+logs of a failed session stay in ``test-output/stack/logs/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import stack as stack_script
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_DIR = REPO / "test-output" / "stack"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningStack:
+    """What a test needs of the running stack."""
+
+    profile: stack_script.Profile
+    env: dict[str, str]
+    _token: str | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return self.profile.base_url
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.profile.logs_dir
+
+    @property
+    def password(self) -> str:
+        return stack_script.admin_password(self.profile)
+
+    def token(self) -> str:
+        """A JWT of the admin user, made once per session (it lives a day)."""
+        if self._token is None:
+            answer = httpx.post(
+                f"{self.base_url}/auth/token",
+                json={"username": stack_script.ADMIN_USER, "password": self.password},
+                timeout=30,
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        return self._token
+
+    def client(self, path: str = "") -> httpx.Client:
+        """An authenticated client on ``base_url + path``, e.g. ``client("/mcs/api/v1")``."""
+        return httpx.Client(
+            base_url=self.base_url + path, headers={"Authorization": f"Bearer {self.token()}"}, timeout=60
+        )
+
+    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the ``airflow`` command against this stack; raises if it fails."""
+        return subprocess.run(
+            [str(stack_script.BIN / "airflow"), *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return stack_script.tail(self.logs_dir / f"{name}.log", lines)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    profile = stack_script.test_profile(run_dir=RUN_DIR)
+
+    # Whatever a killed session left running goes first, then its files.
+    stack_script.stop(profile)
+    shutil.rmtree(profile.run_dir, ignore_errors=True)
+
+    try:
+        env = stack_script.up(profile, log=log.info)
+    except stack_script.StackError as exc:
+        pytest.fail(f"the e2e stack did not start (logs in {profile.logs_dir}):\n{exc}", pytrace=False)
+    yield RunningStack(profile=profile, env=env)
+
+    left = stack_script.stop(profile)
+    assert left == [], f"processes still running after the e2e stack was stopped: {left}"
