@@ -48,3 +48,15 @@ def test_params_become_dag_params_with_defaults():
     dag = build_dag(parse_definition(demo()))
 
     assert dag.params["device_id"] == "pump-1"
+
+
+def test_templates_render_to_native_types_in_a_sandbox():
+    dag = build_dag(parse_definition(demo()))
+    report = dag.get_task("report")
+
+    rendered = report.render_template(
+        report.json_body, {"nodes": {"reply": {"payload": {"value": 42.5}}}}, report.get_template_env()
+    )
+
+    assert report.render_template_as_native_obj is True
+    assert rendered == {"value": 42.5}

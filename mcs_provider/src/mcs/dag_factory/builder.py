@@ -61,6 +61,7 @@ def build_dag(definition: WorkflowDefinition, version: int | None = None) -> DAG
             retries=node.retries,
             retry_delay=timedelta(seconds=node.retry_delay_seconds),
             execution_timeout=timedelta(seconds=node.timeout_seconds) if node.timeout_seconds else None,
+            render_template_as_native_obj=True,
             dag=dag,
             **arguments,
         )

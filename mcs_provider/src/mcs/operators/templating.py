@@ -42,11 +42,12 @@ class NodeOutputs:
 class NodeTemplateMixin:
     """Mixed into every MCS step: sandboxed native rendering with ``nodes`` in the context.
 
+    Build steps with ``render_template_as_native_obj=True`` so Airflow keeps native results.
+
     ``text_fields`` are turned back into text after rendering (a topic or URL that rendered to a
     number is still a topic or URL).
     """
 
-    render_template_as_native_obj = True
     text_fields: tuple[str, ...] = ()
 
     def get_template_env(self, dag: Any = None) -> SandboxedNativeEnvironment:
