@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from mcs import __version__
 from mcs.api.errors import install_error_handlers
-from mcs.api.routes import runs, workflows
+from mcs.api.routes import runs, schema, workflows
 
 API_PREFIX = "/api/v1"
 
@@ -23,5 +23,6 @@ def create_app() -> FastAPI:
     )
     app.include_router(workflows.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
+    app.include_router(schema.router, prefix=API_PREFIX)
     install_error_handlers(app)
     return app
