@@ -31,6 +31,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "",
         "Comma-separated topic filters the gateway records besides those of the published `mqtt_wait` nodes.",
     ),
+    "event_stream": ("mcs:events", "Redis stream of run events, read by live views and the gateway."),
+    "event_stream_maxlen": ("100000", "Approximate number of run events the event stream keeps."),
     "dag_cache_path": (
         "",
         "File where the DAG factory keeps the last published definitions it read, so DAGs survive "
