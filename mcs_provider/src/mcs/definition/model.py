@@ -78,6 +78,25 @@ class Schedule(BaseModel):
     kind: Literal["none"] = "none"
 
 
+class AlertWebhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    format: Literal["json", "dingtalk", "wecom", "feishu"] = "json"
+
+
+class Alerts(BaseModel):
+    """Where alerts go when a run fails or a wait times out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: list[Literal["run_failed", "wait_timeout"]] = Field(
+        default_factory=lambda: ["run_failed", "wait_timeout"]
+    )
+    mqtt: bool = Field(True, description="Publish alerts on `mcs/workflows/{key}/events`.")
+    webhooks: list[AlertWebhook] = Field(default_factory=list, max_length=10)
+
+
 class WorkflowDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +108,7 @@ class WorkflowDefinition(BaseModel):
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     schedule: Schedule = Field(default_factory=Schedule)
     max_active_runs: int = Field(16, ge=1, le=1000)
+    alerts: Alerts = Field(default_factory=Alerts)
     nodes: list[Node] = Field(min_length=1, max_length=1000)
     edges: list[Edge] = Field(default_factory=list, max_length=5000)
 

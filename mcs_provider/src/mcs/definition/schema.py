@@ -13,7 +13,10 @@ def definition_schema() -> dict[str, Any]:
     return {
         "workflow": WorkflowDefinition.model_json_schema(by_alias=True),
         "node_kinds": {
-            kind: {"description": (config.__doc__ or "").strip(), "config": config.model_json_schema(by_alias=True)}
+            kind: {
+                "description": (config.__doc__ or "").strip(),
+                "config": config.model_json_schema(by_alias=True),
+            }
             for kind, config in NODE_KINDS.items()
         },
     }
