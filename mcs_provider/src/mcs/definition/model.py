@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mcs.definition.nodes import NODE_KINDS, KindConfig
+from mcs.definition.nodes import NODE_KINDS, KindConfig, check_timezone, safe_expression
 
 # Unicode word characters, dot and dash: Chinese keys work, spaces and slashes do not. Airflow
 # accepts the same characters in dag and task ids.
@@ -28,6 +28,19 @@ class Position(BaseModel):
     y: float = 0
 
 
+class Rule(BaseModel):
+    """After the node finishes: when ``when`` holds over its output, skip later nodes or end the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    when: str = Field(min_length=1, description="Expression over `output`, `nodes` and `params`.")
+    action: Literal["skip", "end_success", "end_failure"]
+    targets: list[str] = Field(default_factory=list, description="Keys of the later nodes to skip.")
+    reason: str = Field("", max_length=1000)
+
+    _safe = field_validator("when")(lambda cls, value: safe_expression(value))
+
+
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +54,10 @@ class Node(BaseModel):
     retry_delay_seconds: int = Field(10, ge=0, le=24 * 3600)
     timeout_seconds: int | None = Field(None, gt=0, le=90 * 24 * 3600)
     position: Position | None = None
+    rules: list[Rule] = Field(default_factory=list, max_length=50)
+    on_timeout: Literal["fail", "skip", "branch"] = Field(
+        "fail", description="For waiting kinds: fail, skip this node, or follow the edges marked `timeout`."
+    )
 
     _key = field_validator("key")(check_key)
 
@@ -61,6 +78,10 @@ class Edge(BaseModel):
     source: str = Field(min_length=1)
     target: str = Field(min_length=1)
     label: str = ""
+    branch: str | None = Field(
+        None,
+        description="From a condition: the branch it belongs to. From a wait: `timeout` for its timeout path.",
+    )
 
 
 class ParamSpec(BaseModel):
@@ -73,9 +94,27 @@ class ParamSpec(BaseModel):
 
 
 class Schedule(BaseModel):
+    """When runs start by themselves: never, on a cron, every interval, or again when the last ends."""
+
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["none"] = "none"
+    kind: Literal["none", "cron", "interval", "continuous"] = "none"
+    cron: str | None = Field(None, description="Five-field cron, e.g. `0 8 * * 1-5`.")
+    timezone: str = "UTC"
+    interval_seconds: int | None = Field(None, ge=10, le=366 * 24 * 3600)
+
+    _zone = field_validator("timezone")(lambda cls, value: check_timezone(value))
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Schedule:
+        if self.kind == "cron":
+            from croniter import croniter
+
+            if not self.cron or not croniter.is_valid(self.cron):
+                raise ValueError(f"`cron` must be a valid cron expression, found {self.cron!r}")
+        if self.kind == "interval" and not self.interval_seconds:
+            raise ValueError("`interval_seconds` is required for an interval schedule")
+        return self
 
 
 class AlertWebhook(BaseModel):

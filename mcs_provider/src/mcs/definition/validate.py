@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mcs.definition.flow_checks import flow_problems, group_problems
 from mcs.definition.model import WorkflowDefinition
 from mcs.definition.nodes import NODE_KINDS
 from mcs.errors import DefinitionError
@@ -75,10 +76,6 @@ def _graph_problems(definition: WorkflowDefinition) -> list[dict]:
         else:
             index_of[node.key] = index
 
-    for index, node in enumerate(definition.nodes):
-        if node.parent is not None:
-            problems.append({"path": f"nodes[{index}].parent", "message": "groups are not supported yet"})
-
     seen_edges: set[tuple[str, str]] = set()
     for index, edge in enumerate(definition.edges):
         for end in ("source", "target"):
@@ -98,11 +95,15 @@ def _graph_problems(definition: WorkflowDefinition) -> list[dict]:
             )
         seen_edges.add((edge.source, edge.target))
 
-    if not problems:
-        cycle = find_cycle(definition)
-        if cycle:
-            problems.append({"path": "edges", "message": "the edges form a cycle: " + " -> ".join(cycle)})
-    return problems
+    if problems:
+        return problems
+    problems += group_problems(definition, index_of)
+    if problems:
+        return problems
+    cycle = find_cycle(definition)
+    if cycle:
+        return [{"path": "edges", "message": "the edges form a cycle: " + " -> ".join(cycle)}]
+    return flow_problems(definition, index_of)
 
 
 def find_cycle(definition: WorkflowDefinition) -> list[str] | None:
