@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from mcs import __version__
 from mcs.api.errors import install_error_handlers
-from mcs.api.routes import runs, schema, workflows
+from mcs.api import ui
+from mcs.api.routes import history, runs, schema, workflows
 
 API_PREFIX = "/api/v1"
 
@@ -24,5 +25,7 @@ def create_app() -> FastAPI:
     app.include_router(workflows.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
     app.include_router(schema.router, prefix=API_PREFIX)
+    app.include_router(history.router, prefix=API_PREFIX)
+    app.include_router(ui.router)
     install_error_handlers(app)
     return app
