@@ -38,6 +38,22 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "File where the DAG factory keeps the last published definitions it read, so DAGs survive "
         "a moment when the `mcs` database is unreachable. Empty: `$AIRFLOW_HOME/mcs/definitions.json`.",
     ),
+    # Control from outside (design section 6): the gateway's commands and the HTTP hooks.
+    "gateway_share_group": (
+        "",
+        "MQTT 5 shared subscription group of the gateways' command subscription "
+        "(`$share/<group>/mcs/workflows/+/command`). Empty: `mcs-gateway-<name of the mcs database>`, "
+        "so two MCS installations on one broker never take each other's commands.",
+    ),
+    "gateway_command_workers": (
+        "4",
+        "Commands the gateway handles at the same time; commands for one workflow are handled in order.",
+    ),
+    "command_retention_days": (
+        "7",
+        "Days a command id is remembered: a command repeated within them is answered, not run again.",
+    ),
+    "hook_rate_limit": ("60", "Requests a minute that one HTTP hook accepts before answering 429."),
     "strict_dag_factory": (
         "False",
         "Raise on the first workflow that cannot be built instead of logging it and going on.",

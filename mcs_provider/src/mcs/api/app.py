@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mcs import __version__
-from mcs.api.errors import install_error_handlers
 from mcs.api import ui
+from mcs.api.errors import install_error_handlers
 from mcs.api.routes import history, runs, schema, workflows
 
 API_PREFIX = "/api/v1"

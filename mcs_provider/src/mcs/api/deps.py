@@ -16,4 +16,6 @@ def _session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+# scope="function": the transaction commits before the answer is sent, so a client that acts on
+# the answer (publish right after create) always finds what it created.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]

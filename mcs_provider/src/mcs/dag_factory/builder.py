@@ -10,6 +10,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, DeltaTriggerTimetable, Param,
 from mcs.dag_factory.steps import step_arguments
 from mcs.definition.graph import build_task_graph
 from mcs.definition.model import ParamSpec, WorkflowDefinition
+from mcs.operators.result import RESULT_TASK_ID, RunResultOperator
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -29,6 +30,15 @@ def _doc_md(definition: WorkflowDefinition, version: int | None) -> str:
 def _param(spec: ParamSpec) -> Param:
     extra = {"description": spec.description, "title": spec.title}
     return Param(spec.default, type=[spec.type, "null"], **{k: v for k, v in extra.items() if v})
+
+
+def can_end_as_failure(definition: WorkflowDefinition) -> bool:
+    """Whether a rule or an end node may end a run as failure (then a run-result step is added)."""
+    return any(
+        (node.kind == "end" and node.config.get("result") == "failure")
+        or any(rule.action == "end_failure" for rule in node.rules)
+        for node in definition.nodes
+    )
 
 
 def _task_groups(definition: WorkflowDefinition, dag: DAG) -> dict[str, TaskGroup]:
@@ -118,4 +128,9 @@ def build_dag(definition: WorkflowDefinition, version: int | None = None) -> DAG
         built[node.key] = task
     for edge in definition.edges:
         built[edge.source] >> built[edge.target]
+    if can_end_as_failure(definition):
+        result = RunResultOperator(
+            task_id=RESULT_TASK_ID, task_display_name="运行结果 (run result)", step_ids=graph.tasks, dag=dag
+        )
+        [built[task] for task in graph.tasks if not graph.children.get(task)] >> result
     return dag

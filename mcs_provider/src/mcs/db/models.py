@@ -112,6 +112,7 @@ class TaskEdge(Base):
 
 class TriggerBinding(Base):
     __tablename__ = "trigger_binding"
+    __table_args__ = (Index("ix_trigger_binding_workflow", "workflow_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False)
@@ -155,6 +156,32 @@ class WorkflowRun(Base):
     stopped_by: Mapped[str | None] = mapped_column(String(200))
     stop_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class ControlCommand(Base):
+    """A command received from outside (MQTT or an HTTP hook) and the answer it got.
+
+    The unique ``(workflow_id, command_id)`` makes a repeated command id answer again instead of
+    acting again, for every action; rows older than ``[mcs] command_retention_days`` are deleted.
+    """
+
+    __tablename__ = "control_command"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "command_id", name="uq_control_command"),
+        Index("ix_control_command_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False)
+    command_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    # start | stop | enable | disable
+    action: Mapped[str] = mapped_column(String(20), nullable=False)
+    # mqtt | http_hook
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    sent_by: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    answer: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict)
+    received_at: Mapped[datetime] = _now()
 
 
 class RunEvent(Base):

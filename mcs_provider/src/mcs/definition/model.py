@@ -15,7 +15,12 @@ KEY_PATTERN = r"^[\w.-]+$"
 KEY_RE = re.compile(KEY_PATTERN)
 
 
+RESERVED_KEYS = frozenset({"mcs_result"})
+
+
 def check_key(value: str) -> str:
+    if value in RESERVED_KEYS:
+        raise ValueError(f"the key {value!r} is reserved for MCS's own steps")
     if not KEY_RE.match(value):
         raise ValueError(
             f"a key may hold only letters, digits, `_`, `-` and `.` (no spaces or slashes), found {value!r}"

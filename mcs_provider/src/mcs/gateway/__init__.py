@@ -1,6 +1,11 @@
 """The MCS gateway (``mcs gateway``): MCS's one persistent MQTT session.
 
-``main`` records device messages into the journal (:mod:`mcs.journal`) and the ``device_message``
-table. It may import :mod:`mcs.settings`, :mod:`mcs.journal`, :mod:`mcs.hooks` and :mod:`mcs.db`,
-never the API or the DAG factory.
+- ``main``: the session: connect, subscribe, reconnect with backoff; ``mcs gateway`` runs it.
+- ``client``: the MQTT client that acknowledges a message only once it has been dealt with.
+- ``topics``: which device topics to record, the command and ack topics.
+- ``recorder``: device messages into the journal (:mod:`mcs.journal`) and ``device_message``.
+- ``commands``: start/stop/enable/disable commands, checked, carried out, answered.
+
+It may import :mod:`mcs.settings`, :mod:`mcs.journal`, :mod:`mcs.hooks`, :mod:`mcs.db` and, for
+commands, :mod:`mcs.api.services.control`; never the API routes or the DAG factory.
 """

@@ -1,125 +1,68 @@
-"""``mcs gateway``: one persistent MQTT session that records every device message.
+"""``mcs gateway``: MCS's one persistent MQTT session, for device messages and commands.
 
-The gateway subscribes (QoS 1, persistent session, stable client id) to the topic filters of the
-``mqtt_wait`` nodes of every workflow's latest published version, refreshed every few seconds,
-plus ``[mcs] device_topics``. Each message goes to the journal (Redis) first, then, best effort
-and off the hot path, to the ``device_message`` table.
+The gateway connects with a stable client id and a persistent session (MQTT 5 session expiry, or
+clean session off on 3.1.1), subscribes at QoS 1 to
+
+- the device topics the published waits listen on (:mod:`mcs.gateway.topics`), refreshed every few
+  seconds; each message goes to the journal (:mod:`mcs.gateway.recorder`);
+- ``$share/<group>/mcs/workflows/+/command``, a shared subscription, so that of several gateways
+  one takes each command (:mod:`mcs.gateway.commands`). A broker without shared subscriptions gets
+  the plain filter: each gateway then receives every command, and the command table still makes
+  only the first act; the others answer it as a duplicate.
+
+Messages are acknowledged to the broker only once recorded or answered (:mod:`mcs.gateway.client`),
+so a gateway killed at any moment loses nothing: the broker sends the rest again on reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
-import socket
-import time
 from typing import Any
 
 import aiomqtt
-import redis
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mcs import journal, settings
-from mcs.hooks.mqtt import MqttHook, build_client_id
+from mcs.gateway.client import GatewayClient, gateway_client_id, journaled_already, share_group
+from mcs.gateway.commands import CommandLanes
+from mcs.gateway.recorder import DeviceRecorder, JournalUnavailable
+from mcs.gateway.topics import COMMAND_FILTER, command_key, subscribable_filter, wait_topics, wanted_filters
+from mcs.hooks.mqtt import MqttHook
 
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0
+PURGE_SECONDS = 3600.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
-DB_QUEUE_SIZE = 10_000
-JOURNAL_ATTEMPTS = 5
-_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+__all__ = ["Gateway", "gateway_client_id", "run", "subscribable_filter", "wait_topics"]
 
 
-def gateway_client_id() -> str:
-    return settings.get("gateway_client_id") or build_client_id("mcs-gateway", socket.gethostname())
-
-
-def subscribable_filter(topic: str) -> str | None:
-    """Return the filter to subscribe to for a wait's ``topic``, or ``None`` (logged) if there is none.
-
-    A level that is wholly a template (``devices/{{ params.id }}/reply``) becomes ``+``; a template
-    inside a level or across levels cannot be subscribed to and the filter is skipped.
-
-    :param topic: the topic filter as the workflow names it.
-    """
-    topic = (topic or "").strip()
-    if not topic:
-        return None
-    if any("/" in span for span in _TEMPLATE.findall(topic)):
-        log.warning("Skipping topic %s: a template spans several levels", topic)
-        return None
-    levels = []
-    for level in topic.split("/"):
-        if _TEMPLATE.fullmatch(level.strip()):
-            levels.append("+")
-        elif "{{" in level or "{%" in level or "}}" in level:
-            log.warning("Skipping topic %s: a level mixes text and a template", topic)
-            return None
-        else:
-            levels.append(level)
-    if _TEMPLATE.search(topic) and all(level == "+" for level in levels):
-        log.warning("Skipping topic %s: it is wholly a template", topic)
-        return None
-    result = "/".join(levels)
-    for i, level in enumerate(levels):
-        if ("#" in level and (level != "#" or i != len(levels) - 1)) or ("+" in level and level != "+"):
-            log.warning("Skipping topic %s: not a valid MQTT topic filter", topic)
-            return None
-    return result
-
-
-def wait_topics() -> set[str]:
-    """Return the topics of the ``mqtt_wait`` nodes of every live workflow's latest published version."""
-    from sqlalchemy import and_, select
-
-    from mcs.db.engine import session_scope
-    from mcs.db.models import TaskNode, Workflow, WorkflowVersion
-
-    query = (
-        select(TaskNode.config["topic"].astext)
-        .join(WorkflowVersion, TaskNode.version_id == WorkflowVersion.id)
-        .join(
-            Workflow,
-            and_(
-                Workflow.id == WorkflowVersion.workflow_id, Workflow.latest_version == WorkflowVersion.version
-            ),
-        )
-        .where(TaskNode.kind == "mqtt_wait", Workflow.deleted_at.is_(None))
-        .distinct()
-    )
-    with session_scope(settings.database_url()) as session:
-        return {topic for topic in session.scalars(query) if topic}
-
-
-def wanted_filters(from_db: set[str]) -> set[str]:
-    configured = {t.strip() for t in settings.get("device_topics").split(",") if t.strip()}
-    return {f for f in map(subscribable_filter, from_db | configured) if f}
-
-
-def _insert_messages(rows: list[dict[str, Any]]) -> None:
-    from datetime import UTC, datetime
-
-    from mcs.db.engine import session_scope
-    from mcs.db.models import DeviceMessage
-
-    with session_scope(settings.database_url()) as session:
-        for row in rows:
-            received_at = datetime.fromtimestamp(row.pop("received_ms") / 1000, tz=UTC)
-            session.add(DeviceMessage(received_at=received_at, **row))
+def _refused(granted: Any) -> str | None:
+    for code in granted or ():
+        value = getattr(code, "value", code)
+        if isinstance(value, int) and value >= 0x80:
+            return str(code)
+    return None
 
 
 class Gateway:
-    """The gateway's MQTT session, journal writer and database writer.
+    """The gateway's MQTT session, journal writer and command handler.
 
     :param client_kwargs: keyword arguments of :class:`aiomqtt.Client`.
     :param refresh_seconds: how often to re-read the wait topics from the database.
+    :param commands: whether to take commands (off for a gateway that only records device messages).
     """
 
-    def __init__(self, client_kwargs: dict[str, Any], refresh_seconds: float = REFRESH_SECONDS) -> None:
+    def __init__(
+        self, client_kwargs: dict[str, Any], refresh_seconds: float = REFRESH_SECONDS, commands: bool = True
+    ) -> None:
         self.client_kwargs = client_kwargs
         self.refresh_seconds = refresh_seconds
-        self.db_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(DB_QUEUE_SIZE)
+        self.commands = commands
+        self.command_lanes = max(1, int(settings.get("gateway_command_workers")))
         self.db_topics: set[str] = set()
         self._db_failing = False
 
@@ -146,60 +89,87 @@ class Gateway:
             subscribed = wanted
             await asyncio.sleep(self.refresh_seconds)
 
-    async def _record(self, redis_client: Any, message: aiomqtt.Message) -> None:
-        received_ms = int(time.time() * 1000)
-        topic, payload = message.topic.value, bytes(message.payload or b"")
-        for attempt in range(JOURNAL_ATTEMPTS):
-            try:
-                await journal.aappend(redis_client, topic, payload, source="mqtt", received_ms=received_ms)
-                break
-            except redis.RedisError as exc:
-                log.warning(
-                    "Cannot append the message on %s to the journal (attempt %s): %s", topic, attempt + 1, exc
-                )
-                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
-        else:
-            log.error("Dropped the message on %s: the journal is unreachable", topic)
-        log.debug("Recorded a message on %s (%s bytes)", topic, len(payload))
-        row = {"topic": topic, "payload": payload.decode("utf-8", errors="replace"), "source": "mqtt"}
-        try:
-            self.db_queue.put_nowait({**row, "client_id": "", "received_ms": received_ms})
-        except asyncio.QueueFull:
-            log.warning("The device_message table is behind; not storing the message on %s there", topic)
+    async def _subscribe_commands(self, client: aiomqtt.Client) -> None:
+        v5 = self.client_kwargs.get("protocol") == aiomqtt.ProtocolVersion.V5
+        # A retained command is an old one: never replay it at a (re)subscription.
+        options = {"options": SubscribeOptions(qos=1, retainHandling=2)} if v5 else {"qos": 1}
+        shared = f"$share/{share_group()}/{COMMAND_FILTER}"
+        refused = _refused(await client.subscribe(shared, **options))
+        if refused is None:
+            log.info("Taking commands on %s", shared)
+            return
+        log.warning(
+            "The broker refused the shared subscription %s (%s); subscribing to %s. Several gateways "
+            "will each receive every command; only the first acts, the others answer it as a duplicate.",
+            shared,
+            refused,
+            COMMAND_FILTER,
+        )
+        refused = _refused(await client.subscribe(COMMAND_FILTER, **options))
+        if refused is not None:
+            raise PermissionError(f"the broker refused the subscription to `{COMMAND_FILTER}`: {refused}")
 
-    async def _write_db(self) -> None:
+    async def _purge_commands(self) -> None:
+        from mcs.api.services.control import forget_old_commands
+
         while True:
-            rows = [await self.db_queue.get()]
-            while not self.db_queue.empty() and len(rows) < 500:
-                rows.append(self.db_queue.get_nowait())
             try:
-                await asyncio.to_thread(_insert_messages, rows)
+                await asyncio.to_thread(forget_old_commands)
             except Exception as exc:
-                log.warning("Cannot store %s device messages in the mcs database: %s", len(rows), exc)
+                log.warning("Cannot delete old commands from the mcs database: %s", exc)
+            await asyncio.sleep(PURGE_SECONDS)
+
+    async def _session(self, client: GatewayClient, recorder: DeviceRecorder) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._keep_subscribed(client))
+            lanes = None
+            if self.commands:
+                lanes = CommandLanes(client, self.command_lanes)
+                await lanes.run(tasks)
+                await self._subscribe_commands(client)
+            async for message in client.messages:
+                key = command_key(message.topic.value)
+                if message.retain:
+                    # Sent from the broker's store at subscription time: old state, not a new message.
+                    client.ack(message)
+                elif key is not None and lanes is not None:
+                    lanes.submit(key, message)
+                else:
+                    if not journaled_already(message):
+                        await recorder.record(message.topic.value, bytes(message.payload or b""))
+                    client.ack(message)
 
     async def serve(self) -> None:
-        """Run until cancelled: connect, subscribe, record; reconnect with backoff."""
+        """Run until cancelled: connect, subscribe, record and answer; reconnect with backoff."""
         redis_client = journal.async_client()
-        db_writer = asyncio.create_task(self._write_db())
+        recorder = DeviceRecorder(redis_client)
+        background = [asyncio.create_task(recorder.write_db())]
+        if self.commands:
+            background.append(asyncio.create_task(self._purge_commands()))
         backoff = BACKOFF_FIRST
         try:
             while True:
                 try:
-                    async with aiomqtt.Client(**self.client_kwargs) as client, asyncio.TaskGroup() as tasks:
+                    async with GatewayClient(**self.client_kwargs) as client:
                         log.info("Connected to the MQTT broker as %s", self.client_kwargs["identifier"])
                         backoff = BACKOFF_FIRST
-                        tasks.create_task(self._keep_subscribed(client))
-                        async for message in client.messages:
-                            await self._record(redis_client, message)
-                except* aiomqtt.MqttError as group:
-                    log.warning(
-                        "MQTT connection lost (%s); reconnecting in %ss", group.exceptions[0], backoff
-                    )
+                        await self._session(client, recorder)
+                except* (aiomqtt.MqttError, JournalUnavailable) as group:
+                    log.warning("MQTT session ended (%s); reconnecting in %ss", group.exceptions[0], backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
         finally:
-            db_writer.cancel()
+            for task in background:
+                task.cancel()
             await redis_client.aclose()
+
+
+async def _warm_up() -> None:
+    """Import the command handling (it loads Airflow) before the first command, not during it."""
+    try:
+        await asyncio.to_thread(__import__, "mcs.api.services.control")
+    except Exception as exc:
+        log.warning("Cannot load the command handling yet: %s", exc)
 
 
 async def _main() -> None:
@@ -210,9 +180,11 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, task.cancel)
+    warm_up = asyncio.create_task(_warm_up())
     try:
         await gateway.serve()
     except asyncio.CancelledError:
+        warm_up.cancel()
         log.info("Gateway stopped")
 
 

@@ -97,6 +97,7 @@ class FlowMixin:
     def _end_run(self, context: Any, success: bool, reason: str, data: dict) -> None:
         """Nothing after this step runs: every task not yet started is skipped."""
         graph = self._task_graph()
+        # The run-result step is not in the graph's tasks: it must still run to fail the run.
         rest = [task for task in graph.tasks if task != self.task_id]  # type: ignore[attr-defined]
         result = "success" if success else "failure"
         self.log.info("Ending the run as %s: %s", result, reason)  # type: ignore[attr-defined]

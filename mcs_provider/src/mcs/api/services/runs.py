@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
 
 from airflow.api.common.mark_tasks import set_dag_run_state_to_failed
 from airflow.api.common.trigger_dag import trigger_dag
+from airflow.exceptions import DagRunAlreadyExists
 from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
@@ -29,12 +31,26 @@ FINISHED = ("success", "failed", "stopped")
 DAG_LOAD_TIMEOUT = 30.0
 
 
+def dag_run_id_for(workflow_id: int, command_id: str | None) -> str:
+    """The Airflow run id of a new run: random, or derived from the command id that starts it.
+
+    A derived id makes a start command idempotent on Airflow's side too: if an earlier attempt
+    created the Airflow run but stopped before the MCS row was committed, the retry finds it.
+    """
+    if command_id:
+        digest = hashlib.sha256(f"{workflow_id}\x1f{command_id}".encode()).hexdigest()[:24]
+        return f"mcs__cmd_{digest}"
+    return f"mcs__{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+
+
 def start_run(
     session: Session, key: str, params: dict, *, kind: str, started_by: str, command_id: str | None = None
 ) -> WorkflowRun:
     workflow = get_workflow(session, key)
     if workflow.latest_version is None:
         raise ConflictError(f"workflow `{key}` has no published version; publish it first")
+    if not workflow.enabled:
+        raise ConflictError(f"workflow `{key}` is disabled; enable it before starting a run")
     if not airflow_dags.wait_until_loaded(key, workflow.latest_version, DAG_LOAD_TIMEOUT):
         raise ConflictError(
             f"Airflow has not loaded version {workflow.latest_version} of workflow `{key}` yet; "
@@ -45,7 +61,7 @@ def start_run(
         workflow_id=workflow.id,
         version=workflow.latest_version,
         dag_id=dag_id_for(key),
-        dag_run_id=f"mcs__{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}",
+        dag_run_id=dag_run_id_for(workflow.id, command_id),
         started_by_kind=kind,
         started_by=started_by,
         trigger_payload=params,
@@ -54,15 +70,20 @@ def start_run(
     )
     session.add(run)
     session.flush()
-    with create_session() as airflow_session:
-        trigger_dag(
-            run.dag_id,
-            run_id=run.dag_run_id,
-            conf=params,
-            triggered_by=DagRunTriggeredByType.REST_API,
-            triggering_user_name=started_by,
-            session=airflow_session,
-        )
+    try:
+        with create_session() as airflow_session:
+            trigger_dag(
+                run.dag_id,
+                run_id=run.dag_run_id,
+                conf=params,
+                triggered_by=DagRunTriggeredByType.REST_API,
+                triggering_user_name=started_by,
+                session=airflow_session,
+            )
+    except DagRunAlreadyExists:
+        if command_id is None:
+            raise
+        log.info("The Airflow run %s of command %s exists already; recording it", run.dag_run_id, command_id)
     log.info("Started run %s of workflow %s (%s by %s)", run.dag_run_id, key, kind, started_by)
     return run
 
