@@ -1,12 +1,30 @@
-"""The MCS Airflow plugin: mounts the MCS API at /mcs in Airflow's API server."""
+"""The MCS Airflow plugin: the MCS API and app at /mcs in Airflow's API server, a nav link to the app,
+and the listeners that turn run and node state changes into MCS events.
+
+Airflow calls the listeners in the scheduler, the api-server and each task's process on the workers
+(see ``mcs.listeners``), so those three load this plugin: they must share ``[core] plugins_folder``.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from airflow.plugins_manager import AirflowPlugin
 
-from mcs.api.app import create_app
+from mcs import listeners as run_listeners
 
 
 class McsPlugin(AirflowPlugin):
     name = "mcs"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/mcs", "name": "MCS"}]
+
+    @cached_property
+    def fastapi_apps(self) -> list[dict]:
+        # Built on first use, in the API server only: task processes load this plugin for its
+        # listeners and must not pay for importing the API.
+        from mcs.api.app import create_app
+
+        return [{"app": create_app(), "url_prefix": "/mcs", "name": "MCS"}]
+
+    # No `url_route`: the nav entry is a plain link that opens the app, not an iframe inside Airflow's UI.
+    external_views = [{"name": "MCS", "href": "/mcs/ui/", "destination": "nav", "icon": "/mcs/ui/mcs.svg"}]
+    listeners = [run_listeners]
