@@ -61,9 +61,18 @@ def save_and_publish(session: requests.Session, api: str, definition: dict) -> s
     return key
 
 
+def _poll(session: requests.Session, url: str) -> requests.Response | None:
+    """One GET of a poll; None when it timed out, as on a busy two-core machine: the next poll retries."""
+    try:
+        return session.get(url, timeout=10)
+    except requests.Timeout:
+        print(f"  no answer from {url} within 10 s; asking again")
+        return None
+
+
 def wait_for_dag(session: requests.Session, base_url: str, dag_id: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while session.get(f"{base_url}/api/v2/dags/{dag_id}", timeout=10).status_code != 200:
+    while (answer := _poll(session, f"{base_url}/api/v2/dags/{dag_id}")) is None or answer.status_code != 200:
         if time.monotonic() > deadline:
             raise DemoError(f"Airflow has no DAG `{dag_id}` after {timeout:.0f} s; see the dag-processor log")
         time.sleep(1)
@@ -90,13 +99,15 @@ def run_and_follow(session: requests.Session, api: str, key: str, timeout: float
     deadline = time.monotonic() + timeout
     last = None
     while True:
-        run = _check(session.get(f"{api}/runs/{run_id}", timeout=10), 200).json()
-        line = f"  {run.get('state')}: {_node_states(run)}"
-        if line != last:
-            print(line, flush=True)
-            last = line
-        if run.get("state") in ("success", "failed"):
-            return run["state"]
+        answer = _poll(session, f"{api}/runs/{run_id}")
+        if answer is not None:
+            run = _check(answer, 200).json()
+            line = f"  {run.get('state')}: {_node_states(run)}"
+            if line != last:
+                print(line, flush=True)
+                last = line
+            if run.get("state") in ("success", "failed"):
+                return run["state"]
         if time.monotonic() > deadline:
             raise DemoError(f"run {run_id} did not end within {timeout:.0f} s")
         time.sleep(1)

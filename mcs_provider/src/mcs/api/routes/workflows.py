@@ -113,7 +113,9 @@ def publish_workflow(
     user: CurrentUser,
     wait_seconds: Annotated[float, Query(ge=0, le=120, description="Wait until Airflow has loaded it.")] = 30,
 ):
-    version, unchanged = workflows.publish_workflow(session, key, user_name(user))
+    version, unchanged = workflows.publish_workflow(
+        session, key, user_name(user), active_runs=airflow_dags.active_run_count(key)
+    )
     session.commit()
     if not unchanged:
         airflow_dags.request_reparse()

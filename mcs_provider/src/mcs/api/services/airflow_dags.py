@@ -7,8 +7,9 @@ import time
 
 from airflow.models.dag import DagModel, DagTag
 from airflow.models.dagbag import DagPriorityParsingRequest
+from airflow.models.dagrun import DagRun
 from airflow.utils.session import create_session
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mcs.dag_factory.builder import dag_id_for
 
@@ -29,6 +30,19 @@ def request_reparse() -> None:
         bundle, path = (row[0], row[1]) if row else (DAGS_FOLDER_BUNDLE, DAG_FILE)
         session.add(DagPriorityParsingRequest(bundle_name=bundle, relative_fileloc=path))
     log.info("Requested a reparse of %s in bundle %s", path, bundle)
+
+
+def active_run_count(key: str) -> int:
+    """Runs of the workflow's DAG that are queued or running in Airflow now."""
+    with create_session() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(DagRun)
+                .where(DagRun.dag_id == dag_id_for(key), DagRun.state.in_(("queued", "running")))
+            )
+            or 0
+        )
 
 
 def loaded_version(key: str) -> int | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mcs.db.models import TaskEdge, TaskNode, Workflow, WorkflowRun, WorkflowVersion
 from mcs.definition import WorkflowDefinition, parse_definition
-from mcs.errors import ConflictError, NotFoundError
+from mcs.errors import ConflictError, DefinitionError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,58 @@ def document(definition: WorkflowDefinition) -> dict:
 def checksum(doc: dict) -> str:
     canonical = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_sub_workflows(
+    session: Session, definition: WorkflowDefinition, require_published: bool = True
+) -> None:
+    """No sub-workflow includes this workflow again, directly or not; on publish, each is published."""
+    problems = []
+    for index, node in enumerate(definition.nodes):
+        if node.kind != "sub_workflow":
+            continue
+        path = _sub_workflow_path(session, node.config["workflow"], definition.key, [definition.key])
+        if path == "missing" and require_published:
+            problems.append(
+                {
+                    "path": f"nodes[{index}].config.workflow",
+                    "message": f"workflow `{node.config['workflow']}` does not exist or is not published",
+                }
+            )
+        elif isinstance(path, list):
+            problems.append(
+                {
+                    "path": f"nodes[{index}].config.workflow",
+                    "message": "sub-workflows include this workflow again: " + " -> ".join(path),
+                }
+            )
+    if problems:
+        raise DefinitionError(definition.key, problems)
+
+
+def _sub_workflow_path(session: Session, key: str, root: str, trail: list[str]) -> list[str] | str | None:
+    """The chain of keys leading back to ``root`` through published sub-workflows, if any."""
+    if key == root:
+        return [*trail, key]
+    if key in trail:
+        return None
+    stored = session.scalar(
+        select(WorkflowVersion.definition)
+        .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+        .where(
+            Workflow.key == key,
+            Workflow.deleted_at.is_(None),
+            WorkflowVersion.version == Workflow.latest_version,
+        )
+    )
+    if stored is None:
+        return "missing" if len(trail) == 1 else None
+    for node in stored.get("nodes", []):
+        if node.get("kind") == "sub_workflow":
+            found = _sub_workflow_path(session, node["config"]["workflow"], root, [*trail, key])
+            if isinstance(found, list):
+                return found
+    return None
 
 
 def get_workflow(session: Session, key: str) -> Workflow:
@@ -96,6 +148,7 @@ def create_workflow(session: Session, definition: WorkflowDefinition, user: str)
     )
     if live is not None:
         raise ConflictError(f"workflow `{definition.key}` already exists")
+    check_sub_workflows(session, definition, require_published=False)
     workflow = Workflow(key=definition.key, owner=definition.owner or user, enabled=True)
     _apply_draft(workflow, definition)
     session.add(workflow)
@@ -107,6 +160,7 @@ def create_workflow(session: Session, definition: WorkflowDefinition, user: str)
 
 def update_workflow(session: Session, key: str, definition: WorkflowDefinition) -> Workflow:
     workflow = get_workflow(session, key)
+    check_sub_workflows(session, definition, require_published=False)
     _apply_draft(workflow, definition)
     _store_graph(session, workflow, definition, None)
     return workflow
@@ -126,10 +180,17 @@ def delete_workflow(session: Session, key: str) -> Workflow:
     return workflow
 
 
-def publish_workflow(session: Session, key: str, user: str) -> tuple[WorkflowVersion, bool]:
-    """Publish the draft as a new immutable version; return it and whether it was unchanged."""
+def publish_workflow(
+    session: Session, key: str, user: str, active_runs: int = 0
+) -> tuple[WorkflowVersion, bool]:
+    """Publish the draft as a new immutable version; return it and whether it was unchanged.
+
+    A run's steps are built from the published version when they start, so a new version is
+    refused while runs are active rather than changing steps under a running run.
+    """
     workflow = get_workflow(session, key)
     definition = parse_definition(workflow.draft)
+    check_sub_workflows(session, definition)
     doc = document(definition)
     digest = checksum(doc)
 
@@ -142,6 +203,11 @@ def publish_workflow(session: Session, key: str, user: str) -> tuple[WorkflowVer
         if latest is not None and latest.checksum == digest:
             return latest, True
 
+    if active_runs:
+        raise ConflictError(
+            f"workflow `{key}` has {active_runs} active run(s), which would pick up the new version's "
+            "steps; wait for them to end, or stop them (and disable a looping workflow), then publish"
+        )
     version = WorkflowVersion(
         workflow_id=workflow.id,
         version=(workflow.latest_version or 0) + 1,
