@@ -18,9 +18,9 @@ PYTEST_ARGS ?=
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(PY) requirements.txt mcs_provider/pyproject.toml
-	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -r requirements.txt -e mcs_provider
+# scripts/install.sh is also what the Dockerfile runs: the tested install and the shipped one are one script.
+$(VENV)/.installed: $(PY) requirements.txt mcs_provider/pyproject.toml scripts/install.sh
+	sh scripts/install.sh $(PY)
 	touch $@
 
 install: $(VENV)/.installed
