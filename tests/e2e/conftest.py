@@ -9,9 +9,13 @@ logs of a failed session stay in ``test-output/stack/logs/``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 import stack as stack_script
+from stack_processes import STARTED
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_DIR = REPO / "test-output" / "stack"
@@ -79,10 +84,48 @@ class RunningStack:
     def log_tail(self, name: str, lines: int = 40) -> str:
         return stack_script.tail(self.logs_dir / f"{name}.log", lines)
 
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL, timeout: float = 30) -> None:
+        """Send ``sig`` to one component's process group (e.g. the gateway) and wait until it is gone."""
+        pid = int((self.profile.pids_dir / f"{name}.pid").read_text().split()[0])
+        os.killpg(pid, sig)
+        started = STARTED.get(self.profile.run_dir, [])
+        process = next((p for p in started if p.pid == pid), None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                return
+            if process is None and not Path(f"/proc/{pid}").exists():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{name} (pid {pid}) still runs {timeout} s after {sig.name}")
+
+    def start(self, name: str) -> None:
+        """Start one component again, as ``scripts/stack.py`` started it (same command, log and pid file)."""
+        component = next(c for c in stack_script.components(self.profile, self.env) if c.name == name)
+        stack_script.start_component(component, self.profile, self.env)
+
+
+def _profile() -> stack_script.Profile:
+    """The test profile; ``MCS_E2E_INSTANCE=<n>`` (1-5) gives a second stack its own port, databases,
+    Redis dbs and run dir, so two e2e sessions on one machine do not stop each other's stack."""
+    profile = stack_script.test_profile(run_dir=RUN_DIR)
+    instance = int(os.environ.get("MCS_E2E_INSTANCE", "0"))
+    if not instance:
+        return profile
+    return dataclasses.replace(
+        profile,
+        run_dir=RUN_DIR.with_name(f"stack-{instance}"),
+        api_port=profile.api_port + instance,
+        airflow_db=f"{profile.airflow_db}_{instance}",
+        mcs_db=f"{profile.mcs_db}_{instance}",
+        broker_redis_db=2 + 2 * instance,
+        mcs_redis_db=3 + 2 * instance,
+    )
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
-    profile = stack_script.test_profile(run_dir=RUN_DIR)
+    profile = _profile()
 
     # Whatever a killed session left running goes first, then its files.
     stack_script.stop(profile)

@@ -40,8 +40,9 @@ MCS_TABLES = {
     "workflow_run",
     "run_event",
     "device_message",
+    "control_command",
 }
-HEAD = "0001"
+HEAD = "0002"
 
 
 def _server_engine() -> Engine:

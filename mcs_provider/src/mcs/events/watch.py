@@ -18,9 +18,9 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, select, tuple_
 
-from mcs.db.engine import session_scope
+from mcs.db.engine import get_engine, session_scope
 from mcs.db.models import Workflow
 from mcs.events.record import NODE_STATES
 from mcs.events.report import NodeChange, RunChange, report_node, report_run
@@ -31,6 +31,42 @@ log = logging.getLogger(__name__)
 FINAL_GRACE = 3.0
 KEYS_REFRESH = 10.0
 ACTIVE = ("queued", "running")
+
+
+# The columns the watcher reads of Airflow's tables. Plain tables, not Airflow's models: importing
+# those in a thread while the gateway's main thread imports Airflow can deadlock.
+_AIRFLOW = MetaData()
+DAG_RUN = Table(
+    "dag_run",
+    _AIRFLOW,
+    Column("dag_id", String),
+    Column("run_id", String),
+    Column("state", String),
+    Column("start_date", DateTime(timezone=True)),
+    Column("end_date", DateTime(timezone=True)),
+    Column("run_type", String),
+    Column("triggered_by", String),
+    Column("triggering_user_name", String),
+    Column("conf", JSON),
+)
+TASK_INSTANCE = Table(
+    "task_instance",
+    _AIRFLOW,
+    Column("dag_id", String),
+    Column("run_id", String),
+    Column("task_id", String),
+    Column("map_index", Integer),
+    Column("try_number", Integer),
+    Column("state", String),
+    Column("start_date", DateTime(timezone=True)),
+    Column("end_date", DateTime(timezone=True)),
+)
+
+
+def _airflow_engine():
+    from airflow.configuration import conf
+
+    return get_engine(conf.get("database", "sql_alchemy_conn"))
 
 
 def _state(value: Any) -> str:
@@ -49,6 +85,7 @@ class RunWatcher:
         self.ended_at: dict[tuple[str, str], float] = {}
         self._keys: set[str] = set()
         self._keys_read = 0.0
+        self._engine = _airflow_engine()
 
     def _workflow_keys(self) -> set[str]:
         if time.monotonic() - self._keys_read > KEYS_REFRESH:
@@ -59,45 +96,38 @@ class RunWatcher:
 
     def poll(self) -> int:
         """Look once; return how many changes were handed to the reports."""
-        from airflow.models.dagrun import DagRun
-        from airflow.models.taskinstance import TaskInstance as TI
-        from airflow.utils.session import create_session
-
         keys = self._workflow_keys()
         if not keys and not self.seen:
             return 0
-        with create_session() as session:
+        with self._engine.connect() as connection:
             runs = {
                 (run.dag_id, run.run_id): run
-                for run in session.scalars(
-                    select(DagRun).where(DagRun.state.in_(ACTIVE), DagRun.dag_id.in_(keys or {""}))
+                for run in connection.execute(
+                    select(*DAG_RUN.c).where(DAG_RUN.c.state.in_(ACTIVE), DAG_RUN.c.dag_id.in_(keys or {""}))
                 )
             }
-            gone = [key for key in self.seen if key not in runs]
-            due = [key for key in gone if self._due(key)]
+            due = [key for key in self.seen if key not in runs and self._due(key)]
             ended = {}
             if due:
                 ended = {
                     (run.dag_id, run.run_id): run
-                    for run in session.scalars(select(DagRun).where(tuple_(DagRun.dag_id, DagRun.run_id).in_(due)))
+                    for run in connection.execute(
+                        select(*DAG_RUN.c).where(tuple_(DAG_RUN.c.dag_id, DAG_RUN.c.run_id).in_(due))
+                    )
                 }
-            wanted = [key for key, run in runs.items() if _state(run.state) == "running"] + list(ended)
+            wanted = [key for key, run in runs.items() if run.state == "running"] + list(ended)
             instances: dict[tuple[str, str], list[Any]] = {key: [] for key in wanted}
             if wanted:
-                rows = session.execute(
-                    select(
-                        TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.try_number, TI.state, TI.start_date, TI.end_date
-                    ).where(tuple_(TI.dag_id, TI.run_id).in_(wanted))
+                query = select(*TASK_INSTANCE.c).where(
+                    tuple_(TASK_INSTANCE.c.dag_id, TASK_INSTANCE.c.run_id).in_(wanted)
                 )
-                for row in rows:
+                for row in connection.execute(query):
                     instances[(row.dag_id, row.run_id)].append(row)
-            active = [(key, run, self._start_of(run)) for key, run in runs.items()]
-            finals = [(key, self._final_change(run, instances.get(key, []))) for key, run in ended.items()]
         changes = 0
-        for key, run, start in active:
-            changes += self._report_active(key, run, start, instances.get(key, []))
-        for key, change in finals:
-            report_run(change)
+        for key, run in runs.items():
+            changes += self._report_active(key, run, instances.get(key, []))
+        for key, run in ended.items():
+            report_run(self._final_change(run, instances.get(key, [])))
             changes += 1
         for key in due:
             self.seen.pop(key, None)
@@ -120,12 +150,15 @@ class RunWatcher:
             conf=dict(run.conf or {}),
         )
 
-    def _report_active(self, key: tuple[str, str], run: Any, start: RunStart, rows: list[Any]) -> int:
+    def _report_active(self, key: tuple[str, str], run: Any, rows: list[Any]) -> int:
         seen = self.seen.setdefault(key, {})
         self.ended_at.pop(key, None)
         changes = 0
         if _state(run.state) == "running" and seen.get(("", -1)) != "running":
-            report_run(RunChange(key[0], key[1], "running", started_at=run.start_date, start=start, source="watcher"))
+            start = self._start_of(run)
+            report_run(
+                RunChange(key[0], key[1], "running", started_at=run.start_date, start=start, source="watcher")
+            )
             seen[("", -1)] = "running"
             changes += 1
         for row in rows:

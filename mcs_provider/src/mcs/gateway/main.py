@@ -25,6 +25,11 @@ import aiomqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mcs import journal, settings
+
+# Imported here, before the event loop starts: importing Airflow's models later from a thread
+# while other threads run queries can deadlock on the import lock and SQLAlchemy's mapper lock.
+from mcs.api.services import control
+from mcs.gateway import events as run_events
 from mcs.gateway.client import GatewayClient, gateway_client_id, journaled_already, share_group
 from mcs.gateway.commands import CommandLanes
 from mcs.gateway.recorder import DeviceRecorder, JournalUnavailable
@@ -110,11 +115,9 @@ class Gateway:
             raise PermissionError(f"the broker refused the subscription to `{COMMAND_FILTER}`: {refused}")
 
     async def _purge_commands(self) -> None:
-        from mcs.api.services.control import forget_old_commands
-
         while True:
             try:
-                await asyncio.to_thread(forget_old_commands)
+                await asyncio.to_thread(control.forget_old_commands)
             except Exception as exc:
                 log.warning("Cannot delete old commands from the mcs database: %s", exc)
             await asyncio.sleep(PURGE_SECONDS)
@@ -164,14 +167,6 @@ class Gateway:
             await redis_client.aclose()
 
 
-async def _warm_up() -> None:
-    """Import the command handling (it loads Airflow) before the first command, not during it."""
-    try:
-        await asyncio.to_thread(__import__, "mcs.api.services.control")
-    except Exception as exc:
-        log.warning("Cannot load the command handling yet: %s", exc)
-
-
 async def _main() -> None:
     hook = MqttHook()
     await hook.aload_connection()
@@ -180,11 +175,11 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, task.cancel)
-    warm_up = asyncio.create_task(_warm_up())
+    # Run events: the MQTT events topic, alert webhooks and the run watcher (mcs.gateway.events).
+    run_events.start(hook.async_client_kwargs(gateway_client_id() + "-events"))
     try:
         await gateway.serve()
     except asyncio.CancelledError:
-        warm_up.cancel()
         log.info("Gateway stopped")
 
 

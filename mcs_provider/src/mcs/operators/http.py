@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.providers.http.operators.http import HttpOperator
+from airflow.sdk.exceptions import AirflowTaskTerminated
 
 
 class UrlHttpHook(HttpHook):
@@ -92,6 +93,22 @@ class HttpRequestOperator(HttpOperator):
             self.request_kwargs["json"] = self.json_body
             self.data = None
         self.log.info("%s %s", self.method, self.endpoint)
-        output = super().execute(context)
+        self._in_flight = True
+        try:
+            output = super().execute(context)
+        finally:
+            self._in_flight = False
         self.log.info("Answer %s: %s", output["status"], json.dumps(output["body"], ensure_ascii=False)[:500])
         return {**output, "started_at": started_at}
+
+    def on_kill(self) -> None:
+        """Abort the request in flight when the step is stopped.
+
+        Airflow calls this from the task process's SIGTERM handler, which its supervisor sends once
+        the API server says the task should not run any more (the run was stopped). Raising here
+        interrupts the blocking socket read; Airflow records ``AirflowTaskTerminated`` as failed.
+        """
+        if not getattr(self, "_in_flight", False):
+            return
+        self.log.info("Stopped: aborting %s %s", self.method, self.endpoint)
+        raise AirflowTaskTerminated(f"the step was stopped while waiting for {self.method} {self.endpoint}")

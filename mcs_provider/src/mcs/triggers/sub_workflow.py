@@ -68,7 +68,11 @@ class SubWorkflowTrigger(BaseTrigger):
         except TimeoutError:
             if deadline.expired():
                 self.log.info(
-                    "Run %s of %s still %s at %s", self.run_id, self.dag_id, self._state, _iso(int(self.timeout_at * 1000))
+                    "Run %s of %s still %s at %s",
+                    self.run_id,
+                    self.dag_id,
+                    self._state,
+                    _iso(int(self.timeout_at * 1000)),
                 )
                 yield TriggerEvent({"status": "timeout", "timeout_at": self.timeout_at, "state": self._state})
                 return
@@ -76,7 +80,9 @@ class SubWorkflowTrigger(BaseTrigger):
             return
         except Exception as exc:
             self.log.exception("Waiting for run %s of %s failed", self.run_id, self.dag_id)
-            yield TriggerEvent({"status": "error", "error": f"cannot read the state of run `{self.run_id}`: {exc}"})
+            yield TriggerEvent(
+                {"status": "error", "error": f"cannot read the state of run `{self.run_id}`: {exc}"}
+            )
             return
         yield TriggerEvent({"status": "finished", "state": state})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,11 +71,12 @@ class CommandAnswer(BaseModel):
     duplicate: bool
     run_id: int | None = None
     error: str | None = None
-    extra: dict[str, Any] | None = None
 
 
 class MessageAnswer(BaseModel):
     ok: bool = True
     journal_id: str = Field(description="Where the message sits in the device message journal.")
     topic: str
-    published: bool = Field(description="False when the MQTT broker could not be reached; waits still see it.")
+    published: bool = Field(
+        description="False when the MQTT broker could not be reached; waits still see it."
+    )

@@ -67,7 +67,9 @@ def hash_token(token: str) -> str:
 
 def token_matches(token: str, stored_hash: str | None) -> bool:
     """Whether ``token`` is the one behind ``stored_hash``, in time independent of where they differ."""
-    return hmac.compare_digest(hash_token(token).encode("ascii"), (stored_hash or _NO_HOOK_HASH).encode("ascii"))
+    return hmac.compare_digest(
+        hash_token(token).encode("ascii"), (stored_hash or _NO_HOOK_HASH).encode("ascii")
+    )
 
 
 # ---------------------------------------------------------------- managing hooks (logged-in users)
@@ -193,12 +195,18 @@ def check_message_topic(topic: Any, allowed: set[str]) -> str:
     if not isinstance(topic, str) or not topic.strip():
         raise MessageRefused("topic", f"`topic` must be a non-empty string, found {topic!r}"[:200])
     if "+" in topic or "#" in topic or topic.startswith("$") or "\x00" in topic:
-        raise MessageRefused("topic", f"`topic` must be one exact topic without `+`, `#` or `$`, found `{topic}`")
+        raise MessageRefused(
+            "topic", f"`topic` must be one exact topic without `+`, `#` or `$`, found `{topic}`"
+        )
     if topic_matches_sub(COMMAND_FILTER, topic) or topic_matches_sub("mcs/workflows/+/ack", topic):
-        raise MessageRefused("topic", f"`topic` `{topic}` is a control topic; post commands to a start or stop hook")
+        raise MessageRefused(
+            "topic", f"`topic` `{topic}` is a control topic; post commands to a start or stop hook"
+        )
     if not any(topic_matches_sub(f, topic) for f in allowed):
         expected = ", ".join(f"`{f}`" for f in sorted(allowed)) or "none (the workflow waits on no topic)"
-        raise MessageRefused("topic", f"`topic` `{topic}` is not one this hook may post to; allowed: {expected}")
+        raise MessageRefused(
+            "topic", f"`topic` `{topic}` is not one this hook may post to; allowed: {expected}"
+        )
     return topic
 
 
@@ -267,7 +275,12 @@ def post_message(binding: TriggerBinding, workflow: Workflow, body: Any) -> Post
         published = True
     except (McsError, RuntimeError, ValueError, OSError) as exc:
         # It is in the journal: a wait reads it there when it next subscribes.
-        log.warning("Recorded the message posted to hook %s on %s, but could not publish it: %s", binding.id, topic, exc)
+        log.warning(
+            "Recorded the message posted to hook %s on %s, but could not publish it: %s",
+            binding.id,
+            topic,
+            exc,
+        )
         published = False
     log.info("Hook %s posted a device message on %s (journal %s)", binding.id, topic, journal_id)
     return PostedMessage(journal_id=journal_id, topic=topic, published=published)

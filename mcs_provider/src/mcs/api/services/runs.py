@@ -14,8 +14,9 @@ from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
+from airflow.utils.state import DagRunState
 from airflow.utils.types import DagRunTriggeredByType
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mcs.api.datamodels.runs import NodeStateResponse, RunResponse
@@ -24,6 +25,7 @@ from mcs.api.services.workflows import get_workflow
 from mcs.dag_factory.builder import dag_id_for
 from mcs.db.models import Workflow, WorkflowRun, WorkflowVersion
 from mcs.errors import ConflictError, NotFoundError
+from mcs.operators.sub_workflow import child_run_prefix
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,7 @@ def stop_run(session: Session, run_id: int, stopped_by: str, reason: str) -> Wor
         if dag_run is not None:
             dag = DBDagBag().get_dag_for_run(dag_run, session=airflow_session)
             set_dag_run_state_to_failed(dag=dag, run_id=run.dag_run_id, commit=True, session=airflow_session)
+            _stop_child_runs(session, airflow_session, run, stopped_by, reason)
     run.state = "stopped"
     run.stopped_by = stopped_by
     run.stop_reason = reason
@@ -194,3 +197,44 @@ def stop_run(session: Session, run_id: int, stopped_by: str, reason: str) -> Wor
         "Stopped run %s of %s (by %s: %s)", run.dag_run_id, run.dag_id, stopped_by, reason or "no reason"
     )
     return run
+
+
+# Sub-workflow runs: the child runs that a run's sub-workflow steps started (see
+# mcs.operators.sub_workflow), found by the prefix of their run ids and stopped with their parent.
+
+
+def child_dag_runs(airflow_session: Session, dag_id: str, dag_run_id: str) -> list[DagRun]:
+    """The unfinished Airflow runs started by sub-workflow steps of a run, and by theirs, all the way down."""
+    active, parents, seen = [], [(dag_id, dag_run_id)], set()
+    while parents:
+        prefix = child_run_prefix(*parents.pop())
+        children = airflow_session.scalars(
+            select(DagRun).where(DagRun.run_id.startswith(prefix, autoescape=True))
+        )
+        for child in children:
+            if (child.dag_id, child.run_id) in seen:
+                continue
+            seen.add((child.dag_id, child.run_id))
+            parents.append((child.dag_id, child.run_id))
+            if child.state in (DagRunState.QUEUED, DagRunState.RUNNING):
+                active.append(child)
+    return active
+
+
+def _stop_child_runs(
+    session: Session, airflow_session: Session, run: WorkflowRun, stopped_by: str, reason: str
+) -> None:
+    why = f"parent run {run.dag_run_id} stopped" + (f": {reason}" if reason else "")
+    for child in child_dag_runs(airflow_session, run.dag_id, run.dag_run_id):
+        dag = DBDagBag().get_dag_for_run(child, session=airflow_session)
+        set_dag_run_state_to_failed(dag=dag, run_id=child.run_id, commit=True, session=airflow_session)
+        session.execute(
+            update(WorkflowRun)
+            .where(
+                WorkflowRun.dag_id == child.dag_id,
+                WorkflowRun.dag_run_id == child.run_id,
+                WorkflowRun.state.not_in(FINISHED),
+            )
+            .values(state="stopped", stopped_by=stopped_by, stop_reason=why, ended_at=datetime.now(UTC))
+        )
+        log.info("Stopped child run %s of %s with its parent %s", child.run_id, child.dag_id, run.dag_run_id)
