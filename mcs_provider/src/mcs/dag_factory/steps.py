@@ -6,14 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from mcs.definition.model import Node
+from mcs.operators.approval import ApprovalStep as ApprovalOperator
 from mcs.operators.condition import ConditionOperator
 from mcs.operators.delay import DelayOperator
 from mcs.operators.end import EndOperator
 from mcs.operators.flow import FlowMixin
 from mcs.operators.http import HttpRequestOperator
 from mcs.operators.mqtt import MqttPublishOperator
+from mcs.operators.mqtt_request import MqttRequestOperator
+from mcs.operators.sub_workflow import SubWorkflowOperator
 from mcs.operators.templating import NodeTemplateMixin
 from mcs.operators.wait_until import WaitUntilOperator
+from mcs.sensors.http import HttpConditionSensor
 from mcs.sensors.mqtt import MqttMessageSensor
 
 
@@ -27,6 +31,22 @@ class MqttPublishStep(FlowMixin, NodeTemplateMixin, MqttPublishOperator):
 
 class MqttWaitStep(FlowMixin, NodeTemplateMixin, MqttMessageSensor):
     text_fields = ("topic",)
+
+
+class MqttRequestStep(FlowMixin, NodeTemplateMixin, MqttRequestOperator):
+    text_fields = ("topic", "reply_topic")
+
+
+class HttpWaitStep(FlowMixin, NodeTemplateMixin, HttpConditionSensor):
+    text_fields = ("url",)
+
+
+class ApprovalStep(FlowMixin, NodeTemplateMixin, ApprovalOperator):
+    pass
+
+
+class SubWorkflowStep(FlowMixin, NodeTemplateMixin, SubWorkflowOperator):
+    pass
 
 
 class DelayStep(FlowMixin, NodeTemplateMixin, DelayOperator):
@@ -81,7 +101,47 @@ def _mqtt_wait(config: dict) -> tuple[type, dict[str, Any]]:
     }
 
 
+def _mqtt_request(config: dict) -> tuple[type, dict[str, Any]]:
+    names = ("topic", "payload", "reply_topic", "qos", "correlation", "correlation_field", "condition")
+    return MqttRequestStep, {
+        **{name: config[name] for name in names if name in config},
+        "timeout_seconds": config.get("timeout_seconds"),
+    }
+
+
+def _http_wait(config: dict) -> tuple[type, dict[str, Any]]:
+    return HttpWaitStep, {
+        "url": config["url"],
+        "condition": config["condition"],
+        "method": config.get("method", "GET"),
+        "headers": config.get("headers") or None,
+        "json_body": config.get("json"),
+        "http_conn_id": config.get("conn_id"),
+        "interval_seconds": config.get("interval_seconds", 10),
+        "timeout_seconds": config.get("timeout_seconds"),
+    }
+
+
 STEPS: dict[str, Callable[[dict], tuple[type, dict[str, Any]]]] = {
+    "mqtt_request": _mqtt_request,
+    "http_wait": _http_wait,
+    "approval": lambda config: (
+        ApprovalStep,
+        {
+            "subject": config["subject"],
+            "body": config.get("body") or None,
+            "reject_fails": config.get("reject_fails", False),
+            "timeout_seconds": config.get("timeout_seconds"),
+        },
+    ),
+    "sub_workflow": lambda config: (
+        SubWorkflowStep,
+        {
+            "workflow_key": config["workflow"],
+            "workflow_params": config.get("params") or {},
+            "timeout_seconds": config.get("timeout_seconds"),
+        },
+    ),
     "http_request": _http_request,
     "mqtt_publish": _mqtt_publish,
     "mqtt_wait": _mqtt_wait,

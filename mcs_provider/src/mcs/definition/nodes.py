@@ -143,6 +143,7 @@ class SubWorkflowConfig(KindConfig):
 
     workflow: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: int | None = Field(None, gt=0, le=90 * 24 * 3600)
 
 
 class MqttRequestConfig(KindConfig):

@@ -43,7 +43,8 @@ class ApprovalStep(HITLOperator):
     :param subject: the headline of the request (templated).
     :param body: the details needed to decide, Markdown (templated).
     :param timeout_seconds: fail with :class:`AirflowSensorTimeout` when nobody answered within this
-        many seconds (Airflow's ``response_timeout``); ``None``: wait forever.
+        many seconds (Airflow's ``response_timeout``; an ``execution_timeout`` counts as this when
+        it is not given); ``None``: wait forever.
     :param reject_fails: fail the step when the answer is ``reject``; by default it succeeds with
         ``answer == "reject"``.
     :param assigned_users: who may answer, as ``{"id", "name"}`` dicts of Airflow users; ``None``:
@@ -68,6 +69,10 @@ class ApprovalStep(HITLOperator):
                 raise ValueError(f"ApprovalStep sets `{fixed}` itself; do not pass it")
         # The run's params reach the step through the context; its own params are the answer form.
         kwargs.pop("params", None)
+        # A node timeout given as execution_timeout is the time to answer, as in HITLOperator.
+        execution_timeout = kwargs.pop("execution_timeout", None)
+        if timeout_seconds is None and execution_timeout is not None:
+            timeout_seconds = int(execution_timeout.total_seconds())
         super().__init__(
             subject=subject,
             body=body,
