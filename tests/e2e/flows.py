@@ -24,14 +24,16 @@ def chain(*keys: str) -> list[dict]:
     return [{"source": a, "target": b} for a, b in zip(keys, keys[1:], strict=False)]
 
 
-def run_workflow(client: httpx.Client, key: str, nodes: list[dict], edges: list[dict], params=None, **extra):
+def run_workflow(
+    client: httpx.Client, key: str, nodes: list[dict], edges: list[dict], run_params=None, **extra
+):
     """Create (or replace), publish and run a workflow; return the finished run."""
     definition = {"key": key, "name": key, "nodes": nodes, "edges": edges, **extra}
     if client.post("/workflows", json=definition).status_code == 409:
         assert client.put(f"/workflows/{key}", json=definition).status_code == 200
     published = client.post(f"/workflows/{key}/publish")
     assert published.status_code == 201, published.text
-    started = client.post(f"/workflows/{key}/runs", json={"params": params or {}})
+    started = client.post(f"/workflows/{key}/runs", json={"params": run_params or {}})
     assert started.status_code == 201, started.text
     return wait_for_run(client, started.json()["id"], {"success", "failed", "stopped"}, timeout=120)
 

@@ -67,7 +67,7 @@ def test_condition_skips_branches_not_chosen_all_the_way_down_and_the_join_runs(
         *chain("c1", "c2", "j"),
     ]
 
-    run = run_workflow(client, "sem_condition", nodes, edges, params={"t": 35})
+    run = run_workflow(client, "sem_condition", nodes, edges, run_params={"t": 35})
 
     assert run["state"] == "success"
     assert states(run) == {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
+import time
 import uuid
 
 import httpx
@@ -70,7 +70,7 @@ def test_long_wait_is_deferred_holding_no_worker_and_resumes_on_its_message(stac
         "edges": [{"source": "wait", "target": "after"}],
     }
     run_id = publish_and_start(client, definition)
-    wait_for(lambda: node_state(client, run_id, "wait") == "deferred", 90, "the wait to be deferred")
+    wait_for(lambda: node_state(client, run_id, "wait") == "deferred", 180, "the wait to be deferred")
 
     running = [ti for ti in airflow_task_instances(stack, "running") if ti["dag_id"] == "wait_long"]
     deferred = [ti for ti in airflow_task_instances(stack, "deferred") if ti["dag_id"] == "wait_long"]
@@ -145,7 +145,7 @@ def approval_workflow(key: str) -> dict:
 def test_approval_answered_from_the_api(client, answer, run_state, pump):
     key = f"wait_approval_{answer}"
     run_id = publish_and_start(client, approval_workflow(key))
-    wait_for(lambda: client.get(f"/runs/{run_id}/approvals").json()["approvals"], 90, "the approval request")
+    wait_for(lambda: client.get(f"/runs/{run_id}/approvals").json()["approvals"], 180, "the approval request")
     pending = client.get(f"/runs/{run_id}/approvals").json()["approvals"]
     assert [(a["node_key"], a["subject"], a["state"]) for a in pending] == [
         ("approve", "允许开泵？", "pending")
@@ -180,8 +180,8 @@ def test_sub_workflow_runs_as_its_own_run_and_its_failure_fails_the_step(client)
     ]
     parent = {"params": {"fail": {"type": "boolean", "default": False}}}
 
-    ok = run_workflow(client, "wait_parent", parent_nodes, [], params={"fail": False}, **parent)
-    bad = run_workflow(client, "wait_parent", parent_nodes, [], params={"fail": True}, **parent)
+    ok = run_workflow(client, "wait_parent", parent_nodes, [], run_params={"fail": False}, **parent)
+    bad = run_workflow(client, "wait_parent", parent_nodes, [], run_params={"fail": True}, **parent)
 
     assert ok["state"] == "success"
     assert bad["state"] == "failed"
@@ -209,10 +209,9 @@ def test_loop_runs_again_when_the_last_run_ends_until_stopped(client):
     stopped = client.post("/workflows/wait_loop/stop", json={"reason": "enough"})
     assert stopped.status_code == 200, stopped.text
 
-    settled = threading.Event()
-    settled.wait(8)
+    time.sleep(8)
     before = client.get("/workflows/wait_loop/runs").json()["total_entries"]
-    settled.wait(8)
+    time.sleep(8)
     after = client.get("/workflows/wait_loop/runs").json()
     assert after["total_entries"] == before
     assert all(run["state"] in ("success", "stopped", "failed") for run in after["runs"])
