@@ -3,7 +3,9 @@
 #
 #   make up     install into .venv, start every process (run dir .run/), load and run the demo
 #   make down   stop everything `make up` started
-#   make test   unit, integration and e2e tests (e2e starts its own stack on port 8180)
+#   make test   unit, integration and e2e tests (e2e starts its own stack on port 8180), the
+#               frontend's vitest and the browser tests (their own stack on port 8380)
+#   make frontend  build the browser app into frontend/dist (served at /mcs/ui/)
 #   make lint   ruff
 
 PYTHON ?= python3.11
@@ -38,10 +40,24 @@ down:
 	@if [ -x $(PY) ]; then $(PY) scripts/stack.py stop --run-dir $(RUN_DIR); else echo "no $(VENV): nothing was started"; fi
 
 # pytest exits 5 when it collected no test: that fails `make test` too, with a word on why.
-test: install
+test: install frontend-test
 	$(PY) -m pytest tests -q $(PYTEST_ARGS) || { status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest ran no test"; fi; exit $$status; }
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# ---- the browser app (frontend/): built for the plugin, checked with ESLint, Prettier and vitest.
+# tests/browser drives it in Debian's Chromium with Playwright's Python client (no browser download).
+.PHONY: frontend frontend-test
+
+frontend:
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+$(VENV)/.browser-installed: $(VENV)/.installed tests/browser/requirements.txt
+	$(PY) -m pip install --quiet -r tests/browser/requirements.txt
+	touch $@
+
+frontend-test: frontend $(VENV)/.browser-installed
+	cd frontend && npm run lint && npm test

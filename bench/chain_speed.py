@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import stack  # noqa: E402
 from chain_report import machine, mode_section, settings_section, write_section  # noqa: E402
 from chain_runs import MCS_KEY, PLAIN_DAG_ID, BenchError, MessageLog, StackClient, run_once  # noqa: E402
-from stack_cpu import CpuMeter, measure_idle  # noqa: E402
+from stack_cpu import CpuMeter, machine_busy, measure_idle  # noqa: E402
 
 OUTPUT = REPO / "test-output" / "bench"
 DOC = REPO / "docs" / "performance.md"
@@ -183,6 +183,17 @@ def measure(profile: stack.Profile, env: dict[str, str], args: argparse.Namespac
     return {"warmups": warmups, "runs": runs, "busy": busy, "idle": idle}
 
 
+def wait_for_quiet(limit: float, timeout: float) -> None:
+    """Wait until the machine has used less than ``limit`` % of one core for 30 s, or ``timeout`` passed."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    while quiet < 3 and time.monotonic() < deadline:
+        busy = machine_busy(10)
+        quiet = quiet + 1 if busy < limit else 0
+        say(f"machine busy {busy:.0f} % of one core ({'quiet' if busy < limit else 'waiting'})")
+    if quiet < 3:
+        say(f"the machine did not get quiet within {timeout:.0f} s; measuring anyway")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each chain (default 10)")
@@ -209,6 +220,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--settle", type=float, default=10, help="seconds between the last run and the idle window"
     )
     parser.add_argument("--pause", type=float, default=1, help="seconds between two runs (default 1)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to this long until the machine is quiet (see --quiet; default 0: do not wait)",
+    )
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=50,
+        metavar="PERCENT",
+        help="quiet means under this % of one core busy for 30 s, all programs together (default 50)",
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
@@ -220,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = "airflow-defaults" if args.airflow_defaults else "tuned"
     profile = bench_profile(args.port, tuple(args.redis_dbs))
+    if args.wait_quiet:
+        wait_for_quiet(args.quiet, args.wait_quiet)
     began = time.monotonic()
 
     # What a killed bench left running goes first, then its files.

@@ -1,20 +1,30 @@
 """A thousand MQTT waits pending at once in one Airflow triggerer: its memory, and how fast each resumes.
 
-Run it with the project's virtualenv python (PostgreSQL and Redis on 127.0.0.1; the broker is a
-private Mosquitto the bench starts)::
+Run it with the project's virtualenv python (PostgreSQL on 127.0.0.1; the bench starts its own
+Mosquitto and Redis on free loopback ports)::
 
-    .venv/bin/python bench/mqtt_waits.py                 # 1,000 waits, messages at 20 a second
-    .venv/bin/python bench/mqtt_waits.py --waits 20 --no-doc   # a quick look
+    .venv/bin/python bench/mqtt_waits.py                          # 1,000 waits, burst at 20 a second
+    .venv/bin/python bench/mqtt_waits.py --waits 40 --no-doc      # a quick look
 
 It starts a stack of its own with ``scripts/stack.py`` (run dir ``test-output/bench/waits/stack``,
-port 8480, databases ``airflow_bench_waits`` and ``mcs_bench_waits`` dropped first, Redis dbs 12
-and 13), pointed at the private broker. It publishes one workflow whose single node waits on
-``bench/waits/{{ params.i }}``, starts ``--waits`` runs (``i`` = 0, 1, ...), waits until every
-task instance is deferred and every wait is connected to the broker, reads the triggerer's memory
-from ``/proc``, then publishes the awaited messages one by one at ``--rate`` a second and times
-each from the publish to the moments Airflow records (see ``waits_report.py``). The stack and the
-broker are stopped at the end, also on failure; figures go to ``docs/performance.md`` (section
-``mqtt_waits:results``) and ``test-output/bench/mqtt_waits.json``.
+port 8480, databases ``airflow_bench_waits`` and ``mcs_bench_waits`` dropped first) and publishes
+one workflow whose single node waits on ``bench/waits/{{ params.i }}``. Then:
+
+1. ``--real`` runs (default 16) start and defer the way any run does, on the Celery worker.
+2. The DAG is paused, the other runs are started, and ``waits_defer.py`` defers their tasks as
+   the worker would have (the same trigger, stored the same way), and the DAG is unpaused. On
+   two shared cores a worker needs tens of seconds per task start, so the real path for all of
+   them would take hours; the triggerer cannot tell the two kinds of waits apart.
+3. Once every task is DEFERRED and every wait is connected to the broker, the triggerer's
+   memory is read from ``/proc``.
+4. ``--probes`` messages (default 10) are published one at a time, each after the task before it
+   succeeded: message to success with an idle worker.
+5. The other messages are published at ``--rate`` a second (default 20), and each is timed to
+   the moments Airflow records (``waits_report.py``) until all have left DEFERRED, and for at
+   most ``--drain-seconds`` more while the worker resumes them.
+
+The stack and the private servers are stopped at the end, also on failure or SIGTERM; figures go
+to ``docs/performance.md`` (section ``mqtt_waits:results``) and ``test-output/bench/mqtt_waits.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +47,7 @@ import stack  # noqa: E402
 from figures import load_average, machine, now_utc, write_section  # noqa: E402
 from proc_memory import cpu_seconds, tree_memory  # noqa: E402
 from waits_report import results_section, timings  # noqa: E402
+from waits_services import PrivateBroker, PrivateRedis, Publisher, ServiceError  # noqa: E402
 from waits_stack import (  # noqa: E402
     TASK_ID,
     TOPIC_PREFIX,
@@ -43,24 +55,21 @@ from waits_stack import (  # noqa: E402
     AirflowDb,
     BenchError,
     McsClient,
-    PrivateBroker,
-    Publisher,
-    trigger_fired_at,
+    trigger_fired_times,
     waits_workflow,
 )
 
 OUTPUT = REPO / "test-output" / "bench"
 RUN_DIR = OUTPUT / "waits"
-# Airflow settings that decide whether a thousand runs can all reach DEFERRED; their values in
-# the bench's stack are read back and written into the doc.
+DEFER = Path(__file__).resolve().parent / "waits_defer.py"
+# Settings that decide whether a thousand runs can all reach DEFERRED; read back from the stack.
 LIMIT_KEYS = [
     ("core", "parallelism"),
     ("core", "max_active_runs_per_dag"),
     ("core", "max_active_tasks_per_dag"),
     ("triggerer", "capacity"),
+    ("triggerer", "max_trigger_to_select_per_loop"),
     ("celery", "worker_concurrency"),
-    ("scheduler", "max_tis_per_query"),
-    ("scheduler", "task_queued_timeout"),
 ]
 CONFIG_PROGRAM = """
 import json, sys
@@ -80,15 +89,13 @@ def bench_profile(port: int) -> stack.Profile:
         api_port=port,
         airflow_db="airflow_bench_waits",
         mcs_db="mcs_bench_waits",
-        broker_redis_db=12,
-        mcs_redis_db=13,
         reset_databases=True,
         read_dotenv=False,
     )
 
 
 def raise_open_files(wanted: int) -> tuple[int, int]:
-    """Raise this process's soft open-files limit (inherited by the stack) to ``wanted`` or the hard one."""
+    """Raise this process's soft open-files limit (the stack inherits it) to ``wanted`` or the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
@@ -96,122 +103,137 @@ def raise_open_files(wanted: int) -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def effective_limits(env: dict[str, str]) -> dict[str, str]:
+def run_program(env: dict[str, str], *argv: str) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", CONFIG_PROGRAM, json.dumps(LIMIT_KEYS)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        [sys.executable, *argv], env=env, capture_output=True, text=True, timeout=600, check=False
     )
+    if result.returncode != 0:
+        raise BenchError(f"{argv[0]} exited with {result.returncode}:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def triggerer_pid(profile: stack.Profile) -> int:
-    return int((profile.pids_dir / "triggerer.pid").read_text().split()[0])
-
-
 def memory_samples(pid: int, seconds: int) -> dict:
-    """Sample the triggerer tree once a second; its CPU over the same window in % of one core."""
-    first = tree_memory(pid)
-    cpu_before, clock = cpu_seconds(first.pids), time.monotonic()
-    samples = [first]
+    """The triggerer tree's largest RSS and PSS over ``seconds``, and its CPU in % of one core."""
+    samples = [tree_memory(pid)]
+    cpu_before, clock = cpu_seconds(samples[0].pids), time.monotonic()
     for _ in range(seconds):
         time.sleep(1)
         samples.append(tree_memory(pid))
     cpu = (cpu_seconds(samples[-1].pids) - cpu_before) / (time.monotonic() - clock) * 100
-    last = samples[-1]
     return {
-        "processes": len(last.pids),
+        "processes": len(samples[-1].pids),
         "rss_mib": max(s.rss_mib for s in samples),
         "pss_mib": max(s.pss_mib for s in samples),
         "largest_rss_mib": max(s.largest_rss_mib for s in samples),
-        "open_files": last.open_files,
-        "threads": last.threads,
+        "open_files": samples[-1].open_files,
+        "threads": samples[-1].threads,
         "cpu_percent": cpu,
         "load": load_average(),
     }
 
 
-def wait_for(what: str, check, timeout: float, every: float = 5) -> None:
+def wait_for(what: str, check, timeout: float, every: float = 2, fail: bool = True) -> bool:
+    """Call ``check`` until it answers (True, progress); False (or raise) at the deadline."""
     deadline, last = time.monotonic() + timeout, ""
     while True:
         done, progress = check()
         if done:
-            return
+            return True
         if progress != last:
             say(f"{what}: {progress}")
             last = progress
         if time.monotonic() > deadline:
-            raise BenchError(f"{what} not reached within {timeout:.0f} s: {progress}")
+            if fail:
+                raise BenchError(f"{what} not reached within {timeout:.0f} s: {progress}")
+            return False
         time.sleep(every)
 
 
+def state_check(db: AirflowDb, wanted, what: str = "wanted"):
+    def check():
+        states = db.states(WORKFLOW_KEY)
+        if states.get("failed") or states.get("upstream_failed"):
+            raise BenchError(f"task instances failed: {states}; see the stack's logs")
+        return wanted(states), json.dumps(states, sort_keys=True)
+
+    return check
+
+
+def start_runs(client: McsClient, first: int, last: int) -> list[str]:
+    return [client.start_run(WORKFLOW_KEY, {"i": i}) for i in range(first, last)]
+
+
+def set_up_waits(client, db, env, broker, args, record) -> list[str]:
+    """Steps 1 and 2: every wait deferred and connected; return the run ids in order of ``i``."""
+    began = time.monotonic()
+    run_ids = start_runs(client, 0, args.real)
+    wait_for("real path", state_check(db, lambda s: s.get("deferred", 0) == args.real), args.setup_timeout)
+    record["real_path_seconds"] = time.monotonic() - began
+    say(f"{args.real} waits deferred on the worker in {record['real_path_seconds']:.0f} s")
+
+    client.set_paused(WORKFLOW_KEY, True)
+    began = time.monotonic()
+    run_ids += start_runs(client, args.real, args.waits)
+    record["start_requests_seconds"] = time.monotonic() - began
+    say(f"started {args.waits - args.real} more runs in {record['start_requests_seconds']:.0f} s")
+    began = time.monotonic()
+    record["bench_deferred"] = run_program(env, str(DEFER), WORKFLOW_KEY, TASK_ID, TOPIC_PREFIX)["deferred"]
+    record["bench_defer_seconds"] = time.monotonic() - began
+    client.set_paused(WORKFLOW_KEY, False)
+    wait_for("all deferred", state_check(db, lambda s: s.get("deferred", 0) == args.waits), 600)
+    wanted = record["baseline_clients"] + args.waits
+    connected = lambda: (broker.connected() >= wanted, f"{broker.connected()} clients, want {wanted}")  # noqa: E731
+    wait_for("all waits connected to the broker", connected, 900)
+    record["all_subscribed_seconds"] = time.monotonic() - began
+    say(f"all {args.waits} waits connected {record['all_subscribed_seconds']:.0f} s after the bench deferred")
+    return run_ids
+
+
+def publish_messages(db, publisher, run_ids, args, record) -> dict[str, float]:
+    """Steps 4 and 5: the probes one by one, then the burst; return the publish time of each run."""
+    published: dict[str, float] = {}
+    for i in range(args.probes):
+        published[run_ids[i]] = time.time()
+        publisher.publish(f"{TOPIC_PREFIX}/{i}", {"i": i})
+        wait_for(f"probe {i}", state_check(db, lambda s, n=i + 1: s.get("success", 0) >= n), 600, every=0.2)
+    say(f"{args.probes} probes done")
+
+    record["load_before_burst"] = load_average()
+    start = time.monotonic()
+    for i in range(args.probes, args.waits):
+        pause = start + (i - args.probes) / args.rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        published[run_ids[i]] = time.time()
+        publisher.publish(f"{TOPIC_PREFIX}/{i}", {"i": i})
+    record["burst_seconds"] = time.monotonic() - start
+    record["load_after_burst"] = load_average()
+    say(f"published {args.waits - args.probes} messages in {record['burst_seconds']:.1f} s")
+
+    wait_for("none deferred", state_check(db, lambda s: not s.get("deferred")), 600)
+    done = lambda s: s.get("success", 0) + s.get("failed", 0) == args.waits  # noqa: E731
+    record["drained"] = wait_for("resumed tasks ending", state_check(db, done), args.drain_seconds, 5, False)
+    record["drain_end"] = time.time()
+    return published
+
+
 def measure(profile: stack.Profile, env: dict, broker: PrivateBroker, args: argparse.Namespace) -> dict:
-    password = stack.admin_password(profile)
-    client, db = (
-        McsClient(profile.base_url, stack.ADMIN_USER, password),
-        AirflowDb(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]),
-    )
+    client = McsClient(profile.base_url, stack.ADMIN_USER, stack.admin_password(profile))
+    db = AirflowDb(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     publisher = Publisher(broker.port)
-    pid = triggerer_pid(profile)
-    record: dict = {"limits": effective_limits(env)}
+    pid = int((profile.pids_dir / "triggerer.pid").read_text().split()[0])
+    record: dict = {"limits": run_program(env, "-c", CONFIG_PROGRAM, json.dumps(LIMIT_KEYS))}
     try:
         client.publish_workflow(waits_workflow(args.waits))
         time.sleep(3)
-        baseline_clients = broker.connected()
+        record["baseline_clients"] = broker.connected()
         record["triggerer_idle"] = memory_samples(pid, args.samples)
         say(f"triggerer with no wait: {record['triggerer_idle']}")
-
-        began = time.monotonic()
-        run_ids = [client.start_run(WORKFLOW_KEY, {"i": i}) for i in range(args.waits)]
-        record["start_requests_seconds"] = time.monotonic() - began
-        say(f"started {args.waits} runs in {record['start_requests_seconds']:.0f} s")
-
-        def all_deferred():
-            states = db.states(WORKFLOW_KEY)
-            if states.get("failed") or states.get("upstream_failed"):
-                raise BenchError(f"task instances failed before deferring: {states}; see the worker log")
-            return states.get("deferred", 0) == args.waits, json.dumps(states, sort_keys=True)
-
-        wait_for("all deferred", all_deferred, args.setup_timeout)
-        record["all_deferred_seconds"] = time.monotonic() - began
-        wanted = baseline_clients + args.waits
-        wait_for(
-            "all waits connected to the broker",
-            lambda: (broker.connected() >= wanted, f"{broker.connected()} clients, want {wanted}"),
-            300,
-            every=1,
-        )
-        record["all_subscribed_seconds"] = time.monotonic() - began
-        say(
-            f"{args.waits} waits deferred and connected after {record['all_subscribed_seconds']:.0f} s; settling"
-        )
+        run_ids = set_up_waits(client, db, env, broker, args, record)
         time.sleep(args.settle)
         record["triggerer_waiting"] = memory_samples(pid, args.samples)
         say(f"triggerer with {args.waits} waits: {record['triggerer_waiting']}")
-
-        published = {}
-        record["load_before_publish"] = load_average()
-        start = time.monotonic()
-        for i, run_id in enumerate(run_ids):
-            pause = start + i / args.rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            published[run_id] = time.time()
-            publisher.publish(f"{TOPIC_PREFIX}/{i}", {"i": i})
-        record["publish_seconds"] = time.monotonic() - start
-        record["load_after_publish"] = load_average()
-        say(f"published {args.waits} messages in {record['publish_seconds']:.1f} s")
-
-        def all_done():
-            states = db.states(WORKFLOW_KEY)
-            return states.get("success", 0) + states.get("failed", 0) == args.waits, json.dumps(
-                states, sort_keys=True
-            )
-
-        wait_for("all resumed and ended", all_done, args.setup_timeout)
+        published = publish_messages(db, publisher, run_ids, args, record)
         record["triggerer_after"] = memory_samples(pid, 3)
         rows = db.task_times(WORKFLOW_KEY, TASK_ID)
     finally:
@@ -220,14 +242,19 @@ def measure(profile: stack.Profile, env: dict, broker: PrivateBroker, args: argp
         client.close()
 
     logs = Path(env["AIRFLOW_HOME"]) / "logs"
+    fired, record["fired_from_triggerer_log"] = trigger_fired_times(
+        logs, profile.logs_dir / "triggerer.log", WORKFLOW_KEY, TASK_ID, run_ids
+    )
     record["waits"] = [
         {
             "run_id": run_id,
+            "phase": "probe" if i < args.probes else "burst",
+            "path": "worker" if i < args.real else "bench",
             "published": published[run_id],
             **rows.get(run_id, {}),
-            "fired": trigger_fired_at(logs, WORKFLOW_KEY, run_id, TASK_ID),
+            "fired": fired.get(run_id),
         }
-        for run_id in run_ids
+        for i, run_id in enumerate(run_ids)
     ]
     return record
 
@@ -235,20 +262,26 @@ def measure(profile: stack.Profile, env: dict, broker: PrivateBroker, args: argp
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--waits", type=int, default=1000, help="waits pending at once (default 1000)")
-    parser.add_argument("--rate", type=float, default=20, help="messages published a second (default 20)")
+    parser.add_argument("--real", type=int, default=16, help="waits deferred by the worker (default 16)")
+    parser.add_argument("--probes", type=int, default=10, help="messages sent one at a time (default 10)")
+    parser.add_argument("--rate", type=float, default=20, help="burst messages a second (default 20)")
+    parser.add_argument("--drain-seconds", type=float, default=900, help="most seconds to wait for resumes")
     parser.add_argument("--port", type=int, default=8480, help="api-server port of the bench stack")
     parser.add_argument("--samples", type=int, default=10, help="seconds of memory samples (default 10)")
-    parser.add_argument(
-        "--settle", type=float, default=20, help="seconds between the last wait and the memory reading"
-    )
-    parser.add_argument("--setup-timeout", type=float, default=5400, help="seconds for all to defer / to end")
+    parser.add_argument("--settle", type=float, default=20, help="seconds before the memory reading")
+    parser.add_argument("--setup-timeout", type=float, default=1800, help="seconds for the real path")
     parser.add_argument("--open-files", type=int, default=65536, help="soft open-files limit for the stack")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.probes <= args.real < args.waits:
+        parser.error("need 0 < --probes <= --real < --waits")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (a timeout, `kill`) ends the bench through its `finally`, which stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = bench_profile(args.port)
     stack.stop(profile)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
@@ -256,23 +289,28 @@ def main(argv: list[str] | None = None) -> int:
     for key in [key for key in os.environ if key.startswith("AIRFLOW") or key == stack.MARKER]:
         del os.environ[key]
 
-    broker = PrivateBroker(RUN_DIR / "broker")
-    broker.start()
-    os.environ["AIRFLOW_CONN_MCS_MQTT"] = f"mqtt://127.0.0.1:{broker.port}"
-    when, load_at_start = now_utc(), load_average()
-    began = time.monotonic()
+    broker, redis = PrivateBroker(RUN_DIR / "broker"), PrivateRedis()
+    when, load_at_start, began = now_utc(), load_average(), time.monotonic()
     try:
+        broker.start()
+        redis.start()
+        os.environ.update(
+            AIRFLOW_CONN_MCS_MQTT=f"mqtt://127.0.0.1:{broker.port}",
+            AIRFLOW__CELERY__BROKER_URL=redis.url(0),
+            AIRFLOW__MCS__REDIS_URL=redis.url(1),
+        )
         say(
-            f"starting the bench stack on {profile.base_url}, broker on port {broker.port}, open files {soft}/{hard}"
+            f"stack on {profile.base_url}, broker :{broker.port}, redis :{redis.port}, open files {soft}/{hard}"
         )
         env = stack.up(profile, log=say)
         record = measure(profile, env, broker, args)
-    except (stack.StackError, BenchError) as exc:
+    except (stack.StackError, BenchError, ServiceError) as exc:
         print(f"[waits] failed: {exc}\n[waits] logs: {profile.logs_dir}", file=sys.stderr)
         return 1
     finally:
         left = stack.stop(profile, log=say)
         broker.stop()
+        redis.stop()
         if left:
             print(f"[waits] still running after the stack was stopped: {left}", file=sys.stderr)
 
@@ -282,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         load_at_start=load_at_start,
         load_at_end=load_average(),
         open_files_limit=[soft, hard],
-        waits_count=args.waits,
-        rate=args.rate,
+        args=vars(args),
         total_seconds=time.monotonic() - began,
     )
     record["timings"] = timings(record["waits"])

@@ -51,6 +51,13 @@ def _machine_busy_seconds() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy(seconds: float) -> float:
+    """How busy the whole machine is over the next ``seconds``, in % of one core."""
+    before, clock = _machine_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (_machine_busy_seconds() - before) / (time.monotonic() - clock)
+
+
 def _component_roots(pids_dir: Path) -> dict[str, int]:
     roots = {}
     for pid_file in sorted(pids_dir.glob("*.pid")):

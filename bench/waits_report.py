@@ -30,20 +30,33 @@ MEASURES: list[tuple[str, str, str]] = [
 AIMS = {"memory_mib": 500, "p95_seconds": 1.0}
 
 
-def timings(waits: Sequence[Mapping]) -> dict[str, dict]:
-    """Per measure: median, p95, min, max in seconds, and how many waits lacked the timestamp."""
+def _delays(waits: Sequence[Mapping]) -> dict[str, dict]:
     result = {}
     for name, field, _ in MEASURES:
         values = [w[field] - w["published"] for w in waits if w.get(field) is not None]
         result[name] = {**(summary(values) if values else {"count": 0}), "missing": len(waits) - len(values)}
-    states: dict[str, int] = {}
-    for wait in waits:
-        states[str(wait.get("state"))] = states.get(str(wait.get("state")), 0) + 1
-    ends = [w["end"] for w in waits if w.get("end")]
-    result["states"] = states
-    result["last_success_after_first_publish"] = (
-        (max(ends) - min(w["published"] for w in waits)) if ends else None
-    )
+    return result
+
+
+def timings(waits: Sequence[Mapping]) -> dict[str, dict]:
+    """Per phase (``probe``, ``burst``) and measure: median, p95, min, max in seconds, and how many
+    waits lacked the timestamp; end states; how fast the worker resumed the burst."""
+    result: dict[str, dict] = {}
+    for phase in ("probe", "burst"):
+        chosen = [w for w in waits if w["phase"] == phase]
+        states: dict[str, int] = {}
+        for wait in chosen:
+            states[str(wait.get("state"))] = states.get(str(wait.get("state")), 0) + 1
+        result[phase] = {"delays": _delays(chosen), "states": states, "count": len(chosen)}
+    burst = [w for w in waits if w["phase"] == "burst"]
+    ends = sorted(w["end"] for w in burst if w.get("state") == "success" and w.get("end"))
+    first = min(w["published"] for w in burst)
+    result["burst"]["succeeded"] = len(ends)
+    result["burst"]["resumes_per_minute"] = len(ends) / (ends[-1] - first) * 60 if ends else 0.0
+    result["paths"] = {
+        path: _delays([w for w in burst if w["path"] == path])["left_deferred"]
+        for path in ("worker", "bench")
+    }
     return result
 
 
@@ -61,53 +74,74 @@ def _memory_row(label: str, memory: Mapping) -> str:
     )
 
 
+def _delay_table(delays: Mapping) -> list[str]:
+    return [
+        "| from the publish to | median | p95 | max | missing |",
+        "|---|---:|---:|---:|---:|",
+        *[_row(label, delays[name]) for name, _, label in MEASURES],
+    ]
+
+
+def _aim_line(waiting: Mapping, burst: Mapping) -> str:
+    resumed = burst["delays"]["left_deferred"]
+    memory = "met" if waiting["rss_mib"] < AIMS["memory_mib"] else "missed"
+    if not resumed.get("count"):
+        return f"Aim: memory {memory}; resuming: no figure."
+    latency = "met" if resumed["p95"] < AIMS["p95_seconds"] else "missed"
+    return (
+        f"Aim: under {AIMS['memory_mib']} MB and p95 under {AIMS['p95_seconds']:g} s from message to the task "
+        f"resuming. Memory **{memory}** ({waiting['rss_mib']:.0f} MiB RSS, {waiting['pss_mib']:.0f} MiB PSS with "
+        f"{burst['count'] + 0} and more waits pending). Resuming, taken as the task leaving DEFERRED: **{latency}** "
+        f"(p95 {resumed['p95']:.3f} s over the burst)."
+    )
+
+
 def results_section(record: Mapping) -> str:
-    t, waits = record["timings"], record["waits_count"]
-    waiting = record["triggerer_waiting"]
-    success_p95 = t["left_deferred"].get("p95")
-    memory_ok = waiting["rss_mib"] < AIMS["memory_mib"]
-    latency_ok = success_p95 is not None and success_p95 < AIMS["p95_seconds"]
+    t, args = record["timings"], record["args"]
+    waits, waiting = args["waits"], record["triggerer_waiting"]
+    probe, burst = t["probe"], t["burst"]
     limits = ", ".join(f"`{key}={value}`" for key, value in record["limits"].items())
     lines = [
         f"### {waits:,} MQTT waits in one triggerer",
         "",
-        f"Measured {record['when']} with `bench/mqtt_waits.py --waits {waits} --rate {record['rate']:g}`: "
+        f"Measured {record['when']} with `bench/mqtt_waits.py --waits {waits} --rate {args['rate']:g}`: "
         f"{record['machine']}. Load average (1, 5, 15 min) at the start {record['load_at_start']}, "
-        f"just before the messages {record['load_before_publish']}, after them {record['load_after_publish']}, "
-        f"at the end {record['load_at_end']}; other people's tests and stacks were running on the machine.",
+        f"before the burst {record['load_before_burst']}, after it {record['load_after_burst']}, at the end "
+        f"{record['load_at_end']}: other people's tests and stacks were running on the same two cores.",
         "",
-        f"Airflow settings in the bench's stack (defaults unless said): {limits}. The workflow sets "
-        f"`max_active_runs` {waits}. Open-files limit of the stack's processes: "
-        f"{record['open_files_limit'][0]} soft / {record['open_files_limit'][1]} hard.",
+        f"Settings in the bench's stack (Airflow's defaults; only the broker, Redis and the databases are the "
+        f"bench's own): {limits}; the workflow sets `max_active_runs` {waits}. Open-files limit of the stack's "
+        f"processes: {record['open_files_limit'][0]} soft / {record['open_files_limit'][1]} hard.",
         "",
-        f"Set-up: {waits} start requests took {record['start_requests_seconds']:.0f} s; all {waits} tasks were "
-        f"DEFERRED {record['all_deferred_seconds']:.0f} s and all waits connected to the broker "
-        f"{record['all_subscribed_seconds']:.0f} s after the first request.",
+        f"Set-up: {args['real']} waits deferred on the worker (the real path) in {record['real_path_seconds']:.0f} s; "
+        f"{record['bench_deferred']} more were deferred by `waits_defer.py` after {waits - args['real']} start "
+        f"requests ({record['start_requests_seconds']:.0f} s) in {record['bench_defer_seconds']:.0f} s; "
+        f"{record['all_subscribed_seconds']:.0f} s after that began, all {waits} waits were connected to the broker "
+        "(the triggerer takes up new triggers while the DAG is paused).",
         "",
         "| triggerer (process and children) | RSS | PSS | processes | open files | threads | CPU | load |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
         _memory_row("no wait", record["triggerer_idle"]),
         _memory_row(f"{waits} waits pending", waiting),
-        _memory_row("after all fired", record["triggerer_after"]),
+        _memory_row("after the burst", record["triggerer_after"]),
         "",
-        "RSS and PSS are the largest of one reading a second; CPU is the triggerer's over the same "
-        "seconds, in % of one core.",
+        "RSS and PSS are the largest of one reading a second over "
+        f"{args['samples']} s; CPU is the triggerer's over the same seconds, in % of one core.",
         "",
-        f"Then {waits} messages, one per wait, published at {record['rate']:g} a second "
-        f"(took {record['publish_seconds']:.1f} s). Delay from each publish to:",
+        f"**Probes**: {probe['count']} messages, each published once the task before it had succeeded (the "
+        f"worker idle, {waits - 1} and fewer other waits pending):",
         "",
-        "| moment | median | p95 | max | missing |",
-        "|---|---:|---:|---:|---:|",
-        *[_row(label, t[name]) for name, _, label in MEASURES],
+        *_delay_table(probe["delays"]),
         "",
-        f"End states: {t['states']}; the last task succeeded "
-        f"{t['last_success_after_first_publish']:.0f} s after the first message.",
+        f"**Burst**: {burst['count']} messages at {args['rate']:g} a second (published in "
+        f"{record['burst_seconds']:.1f} s):",
         "",
-        f"Aim: under {AIMS['memory_mib']} MB and p95 under {AIMS['p95_seconds']:g} s from message to the task "
-        f"resuming (leaving DEFERRED). Memory: {'met' if memory_ok else 'missed'} "
-        f"({waiting['rss_mib']:.0f} MiB RSS). Resuming: {'met' if latency_ok else 'missed'} "
-        f"(p95 {success_p95:.3f} s)."
-        if success_p95 is not None
-        else "Resuming: no figure.",
+        *_delay_table(burst["delays"]),
+        "",
+        f"Within {args['drain_seconds']:.0f} s after the burst the worker resumed {burst['succeeded']} of "
+        f"{burst['count']} tasks to success ({burst['resumes_per_minute']:.1f} a minute); end states "
+        f'{burst["states"]}. "Missing" counts the tasks that had not reached that moment when the bench stopped.',
+        "",
+        _aim_line(waiting, burst),
     ]
     return "\n".join(lines)

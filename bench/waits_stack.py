@@ -1,29 +1,24 @@
-"""The parts of ``mqtt_waits.py`` that talk to its stack: broker, MCS API, Airflow's database, logs.
+"""The parts of ``mqtt_waits.py`` that talk to its stack: the MCS API, Airflow's API and database, logs.
 
-- ``PrivateBroker``: a Mosquitto of the bench's own on a free loopback port, no connection limit,
-  ``$SYS`` topics every second (to count the waits' connections), stopped at the end.
-- ``McsClient``: the MCS API as the admin user: create and publish the workflow, start runs.
+- ``waits_workflow``: the bench workflow, one ``mqtt_wait`` on ``bench/waits/{{ params.i }}``.
+- ``McsClient``: the MCS API as the admin user (create and publish the workflow, start runs), and
+  Airflow's REST API with the same token (pause and unpause the DAG).
 - ``AirflowDb``: read-only queries on the stack's Airflow database: task instance states and
   timestamps, the value each wait returned (XCom).
-- ``trigger_fired_at``: the "Trigger fired event" time in a task instance's trigger log.
+- ``trigger_fired_times``: the "Trigger fired event" time of each wait, from the task instances'
+  trigger logs or the triggerer's own log.
 
-It imports the standard library, ``httpx``, ``paho-mqtt`` and ``psycopg2``; not Airflow, not ``mcs``.
+It imports the standard library, ``httpx`` and ``psycopg2``; not Airflow, not ``mcs``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import threading
-import time
-import uuid
+import re
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import psycopg2
 
 WORKFLOW_KEY = "bench_waits"
@@ -56,92 +51,6 @@ def waits_workflow(waits: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateBroker:
-    """A Mosquitto of the bench's own; ``connected()`` is the broker's own count of its clients."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_connections -1\nsys_interval 1\nconnection_messages false\n"
-            f"log_dest file {self.log}\nlog_type error\nlog_type warning\n"
-        )
-        self.process: subprocess.Popen | None = None
-        self._connected = -1
-        self._watcher: mqtt.Client | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process = subprocess.Popen(
-            [binary, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"mosquitto did not start on 127.0.0.1:{self.port}") from None
-                time.sleep(0.05)
-        self._watcher = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{uuid.uuid4().hex[:6]}"
-        )
-        self._watcher.on_message = self._on_sys
-        self._watcher.connect("127.0.0.1", self.port)
-        self._watcher.subscribe("$SYS/broker/clients/connected")
-        self._watcher.loop_start()
-
-    def _on_sys(self, client, userdata, message) -> None:
-        self._connected = int(message.payload)
-
-    def connected(self) -> int:
-        """Clients connected, as the broker said at most a second ago (-1 before its first word)."""
-        return self._connected
-
-    def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.disconnect()
-            self._watcher.loop_stop()
-            self._watcher = None
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-class Publisher:
-    """Publishes as a device would, QoS 1, returning once the broker acknowledged."""
-
-    def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-device-{uuid.uuid4().hex[:6]}"
-        )
-        connected = threading.Event()
-        self.client.on_connect = lambda *args: connected.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not connected.wait(10):
-            raise BenchError(f"no CONNACK from the bench broker on port {port}")
-
-    def publish(self, topic: str, payload: dict) -> None:
-        info = self.client.publish(topic, json.dumps(payload), qos=1)
-        info.wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def _answer(response: httpx.Response, what: str) -> dict:
     if response.is_error:
         raise BenchError(f"{what} answered {response.status_code}: {response.text[:500]}")
@@ -156,9 +65,9 @@ class McsClient:
             httpx.post(f"{base_url}/auth/token", json={"username": user, "password": password}, timeout=30),
             "POST /auth/token",
         )["access_token"]
-        self.http = httpx.Client(
-            base_url=f"{base_url}/mcs/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=120
-        )
+        headers = {"Authorization": f"Bearer {token}"}
+        self.http = httpx.Client(base_url=f"{base_url}/mcs/api/v1", headers=headers, timeout=120)
+        self.airflow = httpx.Client(base_url=f"{base_url}/api/v2", headers=headers, timeout=60)
 
     def publish_workflow(self, definition: dict) -> None:
         _answer(self.http.post("/workflows", json=definition), "POST /workflows")
@@ -176,8 +85,27 @@ class McsClient:
             "dag_run_id"
         ]
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause the DAG in Airflow (a paused DAG's new runs stay queued, untouched)."""
+        _answer(self.airflow.patch(f"/dags/{dag_id}", json={"is_paused": paused}), "PATCH /dags/{dag_id}")
+
     def close(self) -> None:
         self.http.close()
+        self.airflow.close()
+
+
+def _received_at(value) -> str | None:
+    """The ``received_at`` of a wait's return value, however the XCom row holds the dict."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict):
+        if "received_at" in value:
+            return value["received_at"]
+        return _received_at(value.get("__data__"))
+    return None
 
 
 class AirflowDb:
@@ -209,8 +137,7 @@ class AirflowDb:
             rows = cur.fetchall()
         found = {}
         for run_id, state, scheduled, queued, start, end, try_number, value in rows:
-            value = json.loads(value) if isinstance(value, str) else value
-            received = value.get("received_at") if isinstance(value, dict) else None
+            received = _received_at(value)
             found[run_id] = {
                 "state": state,
                 "try_number": try_number,
@@ -226,15 +153,41 @@ class AirflowDb:
         self.conn.close()
 
 
-def trigger_fired_at(logs: Path, dag_id: str, run_id: str, task_id: str) -> float | None:
-    """Epoch seconds of the "Trigger fired event" line in the TI's trigger log, or None."""
+def _fired_in_task_log(logs: Path, dag_id: str, run_id: str, task_id: str) -> float | None:
     folder = logs / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
     for path in sorted(folder.glob("attempt=*.log.trigger.*.log")):
         for line in path.read_text(errors="replace").splitlines():
-            if "Trigger fired event" not in line:
-                continue
-            try:
+            if "Trigger fired event" in line:
                 return datetime.fromisoformat(json.loads(line)["timestamp"]).timestamp()
-            except (ValueError, KeyError):
-                return None
     return None
+
+
+def _fired_in_triggerer_log(triggerer_log: Path) -> dict[str, float]:
+    """run_id -> time, from the "Trigger fired event" lines that landed in the triggerer's own log."""
+    found = {}
+    for line in triggerer_log.read_text(errors="replace").splitlines():
+        if "Trigger fired event" not in line:
+            continue
+        match = re.search(r" run_id=(\S+)", line)
+        if match:
+            found[match.group(1)] = datetime.fromisoformat(line.split(" ", 1)[0]).timestamp()
+    return found
+
+
+def trigger_fired_times(
+    logs: Path, triggerer_log: Path, dag_id: str, task_id: str, run_ids: list[str]
+) -> tuple[dict[str, float], int]:
+    """The "Trigger fired event" time of each run's wait, and how many came from the triggerer's log.
+
+    The line belongs in the task's trigger log; when the trigger ends quickly after firing, Airflow
+    3.3 often writes it to the triggerer's own log instead, so that is read too.
+    """
+    fallback = _fired_in_triggerer_log(triggerer_log)
+    times, from_fallback = {}, 0
+    for run_id in run_ids:
+        moment = _fired_in_task_log(logs, dag_id, run_id, task_id)
+        if moment is None and run_id in fallback:
+            moment, from_fallback = fallback[run_id], from_fallback + 1
+        if moment is not None:
+            times[run_id] = moment
+    return times, from_fallback

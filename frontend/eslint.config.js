@@ -11,6 +11,8 @@ export default defineConfigWithVueTs(
     rules: {
       "vue/multi-word-component-names": "off",
       "@typescript-eslint/no-explicit-any": "error",
+      // `const { nodes: _n, ...rest } = definition` leaves a field out on purpose.
+      "@typescript-eslint/no-unused-vars": ["error", { varsIgnorePattern: "^_", argsIgnorePattern: "^_" }],
     },
   },
 );

@@ -38,7 +38,11 @@ const doc = args.includes("--from-app")
   : await fromUrl(urlIndex >= 0 ? args[urlIndex + 1] : "http://127.0.0.1:8080/mcs/openapi.json");
 writeFileSync(target, JSON.stringify(doc, null, 2) + "\n");
 console.log(`wrote ${target} (${Object.keys(doc.paths).length} paths)`);
-execFileSync("npx", ["openapi-typescript", target, "--default-non-nullable=false", "-o", resolve(root, "src/api/schema.d.ts")], {
-  cwd: root,
-  stdio: "inherit",
-});
+execFileSync(
+  "npx",
+  ["openapi-typescript", target, "--default-non-nullable=false", "-o", resolve(root, "src/api/schema.d.ts")],
+  {
+    cwd: root,
+    stdio: "inherit",
+  },
+);

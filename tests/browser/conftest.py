@@ -59,7 +59,9 @@ class UiStack:
             answer.raise_for_status()
             self._token = answer.json()["access_token"]
         return httpx.Client(
-            base_url=f"{self.base_url}/mcs/api/v1", headers={"Authorization": f"Bearer {self._token}"}, timeout=90
+            base_url=f"{self.base_url}/mcs/api/v1",
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=90,
         )
 
 
@@ -77,7 +79,9 @@ def ui_stack() -> Iterator[UiStack]:
         try:
             stack_profile.start(log=lambda _: None)
         except stack_script.StackError as exc:
-            pytest.fail(f"the browser-test stack did not start (logs in {profile.logs_dir}):\n{exc}", pytrace=False)
+            pytest.fail(
+                f"the browser-test stack did not start (logs in {profile.logs_dir}):\n{exc}", pytrace=False
+            )
     yield UiStack(base_url=profile.base_url, password=stack_script.admin_password(profile))
     if not reuse:
         left = stack_script.stop(profile)
@@ -133,4 +137,6 @@ def screenshot(page, name: str) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the MCS console in headless Chromium against a whole MCS")
+    config.addinivalue_line(
+        "markers", "browser: drives the MCS console in headless Chromium against a whole MCS"
+    )

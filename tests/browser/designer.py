@@ -21,7 +21,7 @@ def drag_kind(page: Page, kind: str, x: float, y: float) -> None:
 
 
 def node(page: Page, key: str):
-    return page.locator(f"[data-test=canvas] [data-key='{key}']")
+    return page.locator(f"[data-test$=canvas] [data-key='{key}']")
 
 
 def click_node(page: Page, key: str) -> None:
@@ -60,3 +60,9 @@ def set_number(page: Page, scope: str, path: str, value: float) -> None:
     box = page.locator(f"{scope} [data-field='{path}'] input").first
     box.fill(str(value))
     box.press("Tab")
+
+
+def choose(page: Page, scope: str, path: str, option: str) -> None:
+    """Pick ``option`` (its shown text) in the select at ``path`` of a side panel form."""
+    page.locator(f"{scope} [data-field='{path}'] .el-select").first.click()
+    page.locator(".el-select-dropdown:visible .el-select-dropdown__item", has_text=option).first.click()

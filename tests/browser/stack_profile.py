@@ -54,7 +54,9 @@ def main(argv: list[str]) -> int:
     profile = browser_profile()
     if argv[:1] == ["up"]:
         start(log=lambda text: print(f"[browser-stack] {text}", flush=True))
-        print(f"{profile.base_url}/mcs/ui/  user {stack_script.ADMIN_USER}, password {stack_script.admin_password(profile)}")
+        print(
+            f"{profile.base_url}/mcs/ui/  user {stack_script.ADMIN_USER}, password {stack_script.admin_password(profile)}"
+        )
     elif argv[:1] == ["stop"]:
         left = stack_script.stop(profile)
         print("stopped" if not left else f"still running: {left}")

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.designer import click_node, connect, drag_kind, fill_field, node, set_number
+from tests.browser.designer import choose, click_node, connect, drag_kind, fill_field, node, set_number
 from tests.e2e.helpers import HttpSink
 
 pytestmark = pytest.mark.browser
@@ -81,6 +81,7 @@ def test_designer_builds_and_publishes_four_node_workflow(page, ui_stack, sink):
     click_node(page, "delay")
     set_number(page, ".node-panel", "config.seconds", 1)
     click_node(page, "http_request")
+    choose(page, ".node-panel", "config.method", "POST")
     fill_field(page, ".node-panel", "config.url", f"{sink.url}/readings")
     click_node(page, "mqtt_publish_2")
     fill_field(page, ".node-panel", "config.topic", "ui/four/done")
@@ -97,7 +98,9 @@ def test_designer_builds_and_publishes_four_node_workflow(page, ui_stack, sink):
         stored = api.get(f"/workflows/{KEY}").json()
     assert stored["latest_version"] == 1
     assert [n["key"] for n in stored["draft"]["nodes"]] == STEPS
-    assert [(e["source"], e["target"]) for e in stored["draft"]["edges"]] == list(zip(STEPS, STEPS[1:], strict=False))
+    assert [(e["source"], e["target"]) for e in stored["draft"]["edges"]] == list(
+        zip(STEPS, STEPS[1:], strict=False)
+    )
     assert stored["draft"]["nodes"][0]["config"]["topic"] == "ui/four/command"
     expect(page.locator("[data-test=dirty]")).to_have_count(0)
     screenshot(page, "03-designer-published")
@@ -182,12 +185,14 @@ def test_triggers_screen_shows_a_new_token_once(page, ui_stack):
     open_ui(page, ui_stack, f"/workflows/{KEY}/triggers")
     expect(page.locator("[data-test=mqtt-topics]")).to_contain_text(f"mcs/workflows/{KEY}/command")
 
+    with ui_stack.api() as api:
+        hooks_before = api.get(f"/workflows/{KEY}/hooks").json()["hooks"]
     page.click("[data-test=create-hook]")
     token = page.locator("[data-test=hook-token] input")
     expect(token).to_have_value(re.compile(r".{20,}"))
     screenshot(page, "10-triggers-token")
     page.keyboard.press("Escape")
-    expect(page.locator("[data-test=hooks] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-test=hooks] tbody tr")).to_have_count(len(hooks_before) + 1)
     assert token.count() == 0 or not token.is_visible()
 
 

@@ -16,9 +16,11 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import pytest
@@ -81,6 +83,11 @@ class RunningStack:
             check=True,
         )
 
+    @property
+    def topic_prefix(self) -> str:
+        """The first level of this stack's MCS topics (``<prefix>/workflows/{key}/command``)."""
+        return self.env["AIRFLOW__MCS__TOPIC_PREFIX"]
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         return stack_script.tail(self.logs_dir / f"{name}.log", lines)
 
@@ -131,8 +138,14 @@ def stack() -> Iterator[RunningStack]:
     stack_script.stop(profile)
     shutil.rmtree(profile.run_dir, ignore_errors=True)
 
+    # MCS topics of their own, so that another MCS on the same broker never takes this one's commands.
+    topics = {
+        "AIRFLOW__MCS__TOPIC_PREFIX": os.environ.get("AIRFLOW__MCS__TOPIC_PREFIX")
+        or f"mcs-e2e-{uuid.uuid4().hex[:8]}"
+    }
     try:
-        env = stack_script.up(profile, log=log.info)
+        with mock.patch.dict(os.environ, topics):
+            env = stack_script.up(profile, log=log.info)
     except stack_script.StackError as exc:
         pytest.fail(f"the e2e stack did not start (logs in {profile.logs_dir}):\n{exc}", pytrace=False)
     yield RunningStack(profile=profile, env=env)

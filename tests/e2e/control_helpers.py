@@ -23,7 +23,8 @@ from tests.e2e.helpers import wait_for
 class Commander:
     """An MQTT client that sends commands to workflows and collects the gateway's acks."""
 
-    def __init__(self, port: int = 1883) -> None:
+    def __init__(self, prefix: str = "mcs", port: int = 1883) -> None:
+        self.prefix = prefix
         self.acks: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
         subscribed = threading.Event()
@@ -36,17 +37,17 @@ class Commander:
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.client.subscribe("mcs/workflows/+/ack", qos=1)
+        self.client.subscribe(f"{prefix}/workflows/+/ack", qos=1)
         assert subscribed.wait(5), "the broker did not acknowledge the ack subscription"
 
     def _on_message(self, client, userdata, message) -> None:
-        key = message.topic.split("/")[2]
+        key = message.topic.removeprefix(f"{self.prefix}/workflows/").split("/")[0]
         with self._lock:
             self.acks.append((key, json.loads(message.payload)))
 
     def send(self, key: str, payload: dict | bytes | str) -> None:
         body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
-        self.client.publish(f"mcs/workflows/{key}/command", body, qos=1).wait_for_publish(5)
+        self.client.publish(f"{self.prefix}/workflows/{key}/command", body, qos=1).wait_for_publish(5)
 
     def acks_for(self, key: str, command_id: str | None = None) -> list[dict]:
         with self._lock:

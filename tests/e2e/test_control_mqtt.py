@@ -33,7 +33,7 @@ def client(stack):
 def commander(stack):
     gateway_log = stack.logs_dir / "gateway.log"
     wait_for(lambda: log_count(gateway_log, "Taking commands on"), 60, "the gateway to take commands")
-    commander = Commander()
+    commander = Commander(stack.topic_prefix)
     yield commander
     commander.close()
 
@@ -138,7 +138,9 @@ def test_stop_command_kills_running_http_step_and_cancels_wait(stack, client, co
     key, prefix = "e2e_cmd_stop", f"e2e/{uuid.uuid4().hex[:8]}"
     create_and_publish(client, http_and_wait_workflow(key, slow.url, prefix))
     commander.send(key, {"action": "start", "command_id": "stop-test-start"})
-    run_id = commander.wait_ack(key, "stop-test-start")[0]["run_id"]
+    (started,) = commander.wait_ack(key, "stop-test-start")
+    assert started["ok"], started
+    run_id = started["run_id"]
     wait_for(
         lambda: slow.requests and node_states(client, run_id)["reply"] == "deferred", 60, "call and wait"
     )

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ def test_gateway_records_a_device_message_in_the_journal(
 
     async def scenario() -> list[journal.JournalEntry]:
         kwargs = MqttHook().async_client_kwargs(f"mcs-gateway-test-{uuid.uuid4().hex[:8]}", persistent=True)
-        task = asyncio.create_task(Gateway(kwargs, refresh_seconds=0.2).serve())
+        task = asyncio.create_task(Gateway(kwargs, refresh_seconds=0.2, commands=False).serve())
         since_ms = int(time.time() * 1000) - 1000
         entries: list[journal.JournalEntry] = []
         deadline = time.monotonic() + 15
@@ -94,10 +95,20 @@ def test_gateway_command_stops_on_sigterm(mqtt_conn: str, journal_stream: str) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
     try:
-        time.sleep(3)
+        # Stopped once it serves (it loads Airflow first, which takes seconds on a busy machine).
+        deadline = time.monotonic() + 60
+        while (
+            not any(b"Connected to the MQTT broker" in line for line in lines) and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=15)
+        process.wait(timeout=15)
+        reader.join(5)
+        output = b"".join(lines)
     finally:
         if process.poll() is None:
             process.kill()

@@ -90,3 +90,13 @@ def test_no_answer_in_time_raises_sensor_timeout() -> None:
 
     with pytest.raises(AirflowSensorTimeout, match="nobody answered the approval `开阀？` within 60s"):
         _step(timeout_seconds=60).execute_complete({}, event)
+
+
+def test_execution_timeout_counts_as_the_time_to_answer() -> None:
+    step = _step(execution_timeout=timedelta(minutes=5))
+
+    assert (step.timeout_seconds, step.response_timeout, step.execution_timeout) == (
+        300,
+        timedelta(minutes=5),
+        None,
+    )

@@ -19,7 +19,12 @@ function lineText(line: LogLine | string): string {
 }
 
 /** The log of one try of a step, as text. */
-export async function taskLog(dagId: string, runId: string, taskId: string, tryNumber: number): Promise<string> {
+export async function taskLog(
+  dagId: string,
+  runId: string,
+  taskId: string,
+  tryNumber: number,
+): Promise<string> {
   const answer = await request<{ content: (LogLine | string)[] | string }>(
     "GET",
     `${taskUrl(dagId, runId, taskId)}/logs/${tryNumber}?full_content=true`,

@@ -22,7 +22,9 @@ export interface ApprovalRoutes {
 
 export async function approvalRoutes(): Promise<ApprovalRoutes | null> {
   const all = await loadPaths();
-  const listPath = Object.keys(all).find((path) => /\/runs\/\{run_id\}\/approvals$/.test(path) && all[path].get);
+  const listPath = Object.keys(all).find(
+    (path) => /\/runs\/\{run_id\}\/approvals$/.test(path) && all[path].get,
+  );
   const answerPath = Object.keys(all).find(
     (path) => /\/runs\/\{run_id\}\/approvals\/\{[a-z_]+\}$/.test(path) && all[path].post,
   );

@@ -23,5 +23,7 @@ export function rotateHook(key: string, id: number): Promise<HookWithToken> {
 }
 
 export async function revokeHook(key: string, id: number): Promise<void> {
-  await call(mcs.DELETE("/api/v1/workflows/{key}/hooks/{hook_id}", { params: { path: { key, hook_id: id } } }));
+  await call(
+    mcs.DELETE("/api/v1/workflows/{key}/hooks/{hook_id}", { params: { path: { key, hook_id: id } } }),
+  );
 }

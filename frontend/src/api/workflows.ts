@@ -25,7 +25,11 @@ export function createWorkflow(definition: Definition, options: CallOptions = {}
   return call(mcs.POST("/api/v1/workflows", { body: definition }), options);
 }
 
-export function saveDraft(key: string, definition: Definition, options: CallOptions = {}): Promise<WorkflowResponse> {
+export function saveDraft(
+  key: string,
+  definition: Definition,
+  options: CallOptions = {},
+): Promise<WorkflowResponse> {
   return call(mcs.PUT("/api/v1/workflows/{key}", { params: { path: { key } }, body: definition }), options);
 }
 

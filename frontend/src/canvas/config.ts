@@ -129,3 +129,6 @@ export const PORTS = {
     { id: "out", group: "out" },
   ],
 };
+
+/** Room for a node's title and subtitle: its width less the icon on the left and the state on the right. */
+export const TEXT_WIDTH = SIZES.node.width - 78;

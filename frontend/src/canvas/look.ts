@@ -2,7 +2,8 @@
 // here pass `ignoreHistory`, so styling is never an undo step and never marks the workflow changed.
 import type { Edge, Graph, Node } from "@antv/x6";
 import type { EdgeData, NodeData } from "@/definition/types";
-import { COLOURS, CONTAINER_KINDS, colourOf, iconOf, stateStyle } from "./config";
+import { COLOURS, CONTAINER_KINDS, TEXT_WIDTH, colourOf, iconOf, stateStyle } from "./config";
+import { fitText } from "./fitText";
 
 export const QUIET = { ignoreHistory: true };
 
@@ -22,8 +23,14 @@ export function applyNodeLook(node: Node, kindLabel: KindLabel): void {
     {
       bar: { fill: colour },
       icon: { d: iconOf(data.kind), stroke: colour },
-      label: { text: title },
-      sub: { text: data.name ? `${kindLabel(data.kind)} · ${data.key}` : kindLabel(data.kind) },
+      label: { text: fitText(title, TEXT_WIDTH, 13) },
+      sub: {
+        text: fitText(
+          data.name ? `${kindLabel(data.kind)} · ${data.key}` : kindLabel(data.kind),
+          TEXT_WIDTH,
+          11,
+        ),
+      },
     },
     QUIET,
   );
@@ -58,8 +65,9 @@ export function markProblems(graph: Graph, problemKeys: Set<string>, selectedId:
     const group = CONTAINER_KINDS.has(node.getData<NodeData>()?.kind ?? "");
     let stroke = group ? COLOURS.groupStroke : COLOURS.nodeStroke;
     let width = group ? 1.5 : 1;
-    if (key && problemKeys.has(key)) [stroke, width] = [COLOURS.problem, 2];
+    // A node with problems stays red when selected; the selection then shows as a thicker line.
     if (node.id === selectedId) [stroke, width] = [COLOURS.selected, 2];
+    if (key && problemKeys.has(key)) [stroke, width] = [COLOURS.problem, node.id === selectedId ? 3 : 2];
     node.setAttrs({ body: { stroke, strokeWidth: width } }, QUIET);
   }
 }
@@ -86,7 +94,7 @@ export function applyRunStates(graph: Graph, states: Map<string, string | null>,
     const isCurrent = current.has(data.key);
     node.setAttrs(
       {
-        stateBg: { display: "block", fill: style.colour },
+        stateBg: { display: "block", fill: style.colour, cx: size.width - 20, cy },
         stateIcon: {
           display: "block",
           d: style.icon,

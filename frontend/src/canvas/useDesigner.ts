@@ -10,6 +10,7 @@ import { SIZES } from "./config";
 import { applyEdgeLook, applyNodeLook, markEdgeProblems, markProblems, type KindLabel } from "./look";
 import { loadModel, readModel } from "./model";
 import type { GraphRef } from "./useGraph";
+import { fitWhenSettled } from "./useLayout";
 
 const VALIDATE_AFTER_MS = 700;
 
@@ -32,7 +33,7 @@ export function useDesigner(graph: GraphRef, kindLabel: KindLabel, afterLoad: ()
     edgeIds = edgeCellIds(model);
     afterLoad();
     store.dirty = false;
-    graph.value.zoomToFit({ padding: 40, maxScale: 1 });
+    fitWhenSettled(graph);
   }
 
   function paintProblems(): void {
@@ -107,5 +108,15 @@ export function useDesigner(graph: GraphRef, kindLabel: KindLabel, afterLoad: ()
     return index >= 0 ? (store.problems.edges.get(index) ?? []) : [];
   }
 
-  return { edgeProblems, currentDefinition, showDefinition, changed, validateSoon, dataOf, setData, nodeKeys, selectKey };
+  return {
+    edgeProblems,
+    currentDefinition,
+    showDefinition,
+    changed,
+    validateSoon,
+    dataOf,
+    setData,
+    nodeKeys,
+    selectKey,
+  };
 }

@@ -55,7 +55,10 @@ function createGraph(container: HTMLElement, readonly: boolean): Graph {
     },
     highlighting: {
       magnetAvailable: { name: "stroke", args: { attrs: { stroke: COLOURS.selected, strokeWidth: 2 } } },
-      embedding: { name: "stroke", args: { padding: 2, attrs: { stroke: COLOURS.selected, strokeWidth: 2 } } },
+      embedding: {
+        name: "stroke",
+        args: { padding: 2, attrs: { stroke: COLOURS.selected, strokeWidth: 2 } },
+      },
     },
   });
 }

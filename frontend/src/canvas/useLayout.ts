@@ -3,6 +3,13 @@ import { layoutModel } from "@/definition/layout";
 import { applyPositions, readModel } from "./model";
 import type { GraphRef } from "./useGraph";
 
+/** Fit now and again once the page around the canvas has its final size (panels fill in late). */
+export function fitWhenSettled(graph: GraphRef): void {
+  const fit = () => graph.value?.zoomToFit({ padding: 40, maxScale: 1 });
+  fit();
+  setTimeout(fit, 200);
+}
+
 export function useLayout(graph: GraphRef): {
   autoLayout: () => void;
   zoomBy: (delta: number) => void;

@@ -5,7 +5,10 @@ const VALID_KEY = /^[\p{L}\p{N}_.-]{1,100}$/u;
 
 /** A key made from any text: spaces and other characters become `_`. */
 export function toKey(text: string): string {
-  const key = text.trim().replace(KEY_CHARS, "_").replace(/^_+|_+$/g, "");
+  const key = text
+    .trim()
+    .replace(KEY_CHARS, "_")
+    .replace(/^_+|_+$/g, "");
   return key || "node";
 }
 

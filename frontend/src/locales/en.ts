@@ -19,7 +19,10 @@ export default {
     remove: "Remove",
     reset: "Reset",
   },
-  errors: { network: "The server cannot be reached; check the network and try again", status: "The server answered an error ({status})" },
+  errors: {
+    network: "The server cannot be reached; check the network and try again",
+    status: "The server answered an error ({status})",
+  },
   form: { jsonPlaceholder: "Text, a number or JSON", key: "Name", value: "Value" },
   workflows: {
     search: "Search by key or name",
@@ -86,17 +89,26 @@ export default {
   },
   palette: { action: "Actions", wait: "Waits", flow: "Flow", other: "Other" },
   kinds: {
-    http_request: { label: "HTTP request", help: "Call an HTTP API; the output is the response's status, headers and body" },
+    http_request: {
+      label: "HTTP request",
+      help: "Call an HTTP API; the output is the response's status, headers and body",
+    },
     mqtt_publish: { label: "MQTT publish", help: "Publish one MQTT message" },
     mqtt_request: { label: "MQTT request", help: "Publish a command and wait for its correlated reply" },
-    mqtt_wait: { label: "Wait for MQTT", help: "Wait for a message that satisfies a condition, holding no worker" },
+    mqtt_wait: {
+      label: "Wait for MQTT",
+      help: "Wait for a message that satisfies a condition, holding no worker",
+    },
     http_wait: { label: "Wait for HTTP", help: "Poll an HTTP endpoint until an expression holds" },
     delay: { label: "Delay", help: "Wait a fixed time" },
     wait_until: { label: "Wait until", help: "Wait until a moment" },
     approval: { label: "Approval", help: "Wait for a person to approve or reject" },
     condition: { label: "Condition", help: "Choose branches; the others are skipped all the way down" },
     group: { label: "Group", help: "A container: the nodes put in it belong to the group" },
-    sub_workflow: { label: "Sub-workflow", help: "Run another published workflow as one step and wait for it" },
+    sub_workflow: {
+      label: "Sub-workflow",
+      help: "Run another published workflow as one step and wait for it",
+    },
     end: { label: "End", help: "Finish the run now; nothing after it runs" },
   },
   fields: {
@@ -161,7 +173,8 @@ export default {
     payload: "Text, a number or JSON; strings inside may be templates such as {'{{ params.device_id }}'}",
     condition: "An expression (no braces) over payload, topic and params, e.g. payload.ok",
     when: "An expression over output, nodes and params",
-    since: "The oldest message that counts: by default from when the step before started, so a fast reply is not missed",
+    since:
+      "The oldest message that counts: by default from when the step before started, so a fast reply is not missed",
     url: "A full URL; only a path when an Airflow connection is set",
     conn_id: "The Airflow HTTP connection holding the base URL and credentials",
     timeout_seconds: "Seconds after which the step has timed out",
@@ -176,13 +189,29 @@ export default {
   enums: {
     action: { skip: "Skip", end_success: "End (success)", end_failure: "End (failure)" },
     on_timeout: { fail: "Fail", skip: "Skip", branch: "Take the timeout branch" },
-    kind: { none: "Never by itself", cron: "On a cron", interval: "Every interval", continuous: "Again when the last ends" },
-    since: { upstream: "When the step before started", run_start: "When the run started", now: "When the wait started" },
+    kind: {
+      none: "Never by itself",
+      cron: "On a cron",
+      interval: "Every interval",
+      continuous: "Again when the last ends",
+    },
+    since: {
+      upstream: "When the step before started",
+      run_start: "When the run started",
+      now: "When the wait started",
+    },
     correlation: { mqtt5: "MQTT 5 correlation data", field: "A payload field" },
     mode: { first: "The first branch that holds", all: "Every branch that holds" },
     result: { success: "Success", failure: "Failure" },
     on: { run_failed: "Run failed", wait_timeout: "Wait timed out" },
-    type: { string: "Text", number: "Number", integer: "Integer", boolean: "Boolean", object: "Object", array: "Array" },
+    type: {
+      string: "Text",
+      number: "Number",
+      integer: "Integer",
+      boolean: "Boolean",
+      object: "Object",
+      array: "Array",
+    },
   },
   states: {
     none: "Not started",

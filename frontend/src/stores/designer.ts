@@ -13,7 +13,16 @@ export type Selection = { type: "node" | "edge"; id: string } | null;
 const NO_PROBLEMS: ProblemsByPlace = { nodes: new Map(), edges: new Map(), workflow: [] };
 
 export function blankDefinition(key: string, name: string): Definition {
-  return { key, name, description: "", tags: [], params: {}, schedule: { kind: "none" }, nodes: [], edges: [] };
+  return {
+    key,
+    name,
+    description: "",
+    tags: [],
+    params: {},
+    schedule: { kind: "none" },
+    nodes: [],
+    edges: [],
+  };
 }
 
 export const useDesignerStore = defineStore("designer", () => {

@@ -26,7 +26,9 @@ export const useRunStore = defineStore("run", () => {
   let openId = 0;
 
   const ended = computed(() => (run.value ? ENDED.has(run.value.state) : false));
-  const states = computed(() => new Map((run.value?.nodes ?? []).map((node) => [node.key, node.state ?? null])));
+  const states = computed(
+    () => new Map((run.value?.nodes ?? []).map((node) => [node.key, node.state ?? null])),
+  );
   const progress = computed(() => {
     const nodes = run.value?.nodes ?? [];
     const done = nodes.filter((node) => node.state && FINISHED_STATES.has(node.state)).length;
@@ -34,7 +36,10 @@ export const useRunStore = defineStore("run", () => {
   });
   /** The nodes the run is in now. */
   const current = computed(
-    () => new Set((run.value?.nodes ?? []).filter((n) => n.state && ACTIVE_STATES.has(n.state)).map((n) => n.key)),
+    () =>
+      new Set(
+        (run.value?.nodes ?? []).filter((n) => n.state && ACTIVE_STATES.has(n.state)).map((n) => n.key),
+      ),
   );
 
   function addEvents(incoming: RunEvent[]): void {

@@ -3,13 +3,7 @@ import { defineStore } from "pinia";
 import { ref } from "vue";
 import { listRuns, startRun } from "@/api/runs";
 import type { RunResponse, RunSummary, WorkflowSummary } from "@/api/types";
-import {
-  createWorkflow,
-  deleteWorkflow,
-  getWorkflow,
-  setEnabled,
-  stopWorkflow,
-} from "@/api/workflows";
+import { createWorkflow, deleteWorkflow, getWorkflow, setEnabled, stopWorkflow } from "@/api/workflows";
 import { listWorkflows } from "@/api/workflows";
 import type { Definition } from "@/definition/types";
 

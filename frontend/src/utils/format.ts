@@ -14,7 +14,10 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
-export function secondsBetween(start: string | null | undefined, end: string | null | undefined): number | null {
+export function secondsBetween(
+  start: string | null | undefined,
+  end: string | null | undefined,
+): number | null {
   if (!start) return null;
   const finish = end ? new Date(end).getTime() : Date.now();
   return Math.max(0, (finish - new Date(start).getTime()) / 1000);

@@ -4,7 +4,9 @@ import type { RunSummary } from "@/api/types";
 export function durationSeries(runs: RunSummary[], locale: string) {
   const oldestFirst = [...runs].reverse().filter((run) => run.duration_seconds != null);
   return {
-    labels: oldestFirst.map((run) => `#${run.id} ${new Date(run.created_at).toLocaleString(locale, { hour12: false })}`),
+    labels: oldestFirst.map(
+      (run) => `#${run.id} ${new Date(run.created_at).toLocaleString(locale, { hour12: false })}`,
+    ),
     values: oldestFirst.map((run) => Math.round((run.duration_seconds ?? 0) * 10) / 10),
     states: oldestFirst.map((run) => run.state),
   };

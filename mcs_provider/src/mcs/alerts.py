@@ -15,6 +15,7 @@ logged only through :func:`redact_url` and never put into an event.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 from typing import Any
@@ -186,6 +187,22 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{path}"
 
 
+class _RedactedRequestLines(logging.Filter):
+    """httpx logs every request with its full URL at INFO; hide a webhook's secrets there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _sending.get() and isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx.URL | str) and "://" in str(arg) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_sending: contextvars.ContextVar[bool] = contextvars.ContextVar("mcs_sending_webhook", default=False)
+logging.getLogger("httpx").addFilter(_RedactedRequestLines())
+
+
 def _answer_error(response: httpx.Response) -> str | None:
     """The robot's own error in a 2xx answer (``errcode`` of DingTalk/WeCom, ``code`` of Feishu)."""
     try:
@@ -214,6 +231,7 @@ async def send_webhook(
     """
     body = webhook_body(webhook_format, event)
     where = redact_url(url)
+    _sending.set(True)
     for attempt in range(WEBHOOK_RETRIES + 1):
         try:
             response = await client.post(url, json=body, timeout=WEBHOOK_TIMEOUT)

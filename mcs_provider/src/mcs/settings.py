@@ -39,6 +39,11 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "a moment when the `mcs` database is unreachable. Empty: `$AIRFLOW_HOME/mcs/definitions.json`.",
     ),
     # Control from outside (design section 6): the gateway's commands and the HTTP hooks.
+    "topic_prefix": (
+        "mcs",
+        "First level of MCS's own MQTT topics: `<prefix>/workflows/{key}/command`, `.../ack`, `.../events`. "
+        "Give each MCS installation that shares a broker its own.",
+    ),
     "gateway_share_group": (
         "",
         "MQTT 5 shared subscription group of the gateways' command subscription "

@@ -36,15 +36,24 @@ NODE_STATES = (
     "skipped",
     "upstream_failed",
 )
+# Where a node's try ends; a report of `running` or `deferred` arriving after one of these is late.
+NODE_FINAL_STATES = ("success", "failed", "skipped", "upstream_failed", "up_for_retry")
 RUN_STATES = ("running", "success", "failed", "stopped")
 FINAL_RUN_STATES = ("success", "failed", "stopped")
 # How long the last reported states of a run are remembered in Redis.
 LAST_STATES_TTL = 3 * 24 * 3600
 
-# Set field ARGV[1] of hash KEYS[1] to ARGV[2] unless it holds that already; answer {changed, previous}.
+# Set field ARGV[1] of hash KEYS[1] to ARGV[2] unless it holds that already, or one of the
+# comma-separated values of ARGV[4] (a later state, which a late report must not undo).
+# Answers {changed, previous}.
 _COMPARE_AND_SET = """
 local previous = redis.call('HGET', KEYS[1], ARGV[1])
 if previous == ARGV[2] then return {0, previous} end
+if previous then
+    for later in string.gmatch(ARGV[4], '[^,]+') do
+        if previous == later then return {0, previous} end
+    end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {1, previous or ''}
@@ -66,6 +75,12 @@ def redis_client() -> redis.Redis:
     return _client(settings.redis_url())
 
 
+def iso_utc(moment: datetime) -> str:
+    """``2026-01-01T08:00:00.5Z``: ISO 8601 in UTC, as the API's JSON writes datetimes."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def event_payload(row: RunEvent, workflow_key: str, dag_run_id: str) -> dict[str, Any]:
     """The JSON shape of an event, the same in the history, the SSE streams and on MQTT."""
     return {
@@ -78,7 +93,7 @@ def event_payload(row: RunEvent, workflow_key: str, dag_run_id: str) -> dict[str
         "state": row.state,
         "message": row.message,
         "data": row.data or {},
-        "created_at": row.created_at.astimezone(UTC).isoformat(),
+        "created_at": iso_utc(row.created_at),
     }
 
 
@@ -153,14 +168,24 @@ def _last_states_key(dag_id: str, dag_run_id: str) -> str:
     return f"mcs:last_states:{dag_id}:{dag_run_id}"
 
 
-def claim_change(dag_id: str, dag_run_id: str, field: str, value: str) -> tuple[bool, str | None]:
+def claim_change(
+    dag_id: str, dag_run_id: str, field: str, value: str, later: tuple[str, ...] = ()
+) -> tuple[bool, str | None]:
     """Note ``value`` as the last reported ``field`` of a run; return (changed, previous value).
 
-    When Redis cannot be reached the change counts as new: a repeated event is better than a lost one.
+    Nothing changes when the last value is ``value`` or one of ``later`` (a report that arrives
+    after a later state was recorded). When Redis cannot be reached the change counts as new: a
+    repeated event is better than a lost one.
     """
     try:
         changed, previous = redis_client().eval(
-            _COMPARE_AND_SET, 1, _last_states_key(dag_id, dag_run_id), field, value, LAST_STATES_TTL
+            _COMPARE_AND_SET,
+            1,
+            _last_states_key(dag_id, dag_run_id),
+            field,
+            value,
+            LAST_STATES_TTL,
+            ",".join(later),
         )
     except redis.RedisError as exc:
         log.warning("Cannot compare the %s of %s/%s with the last one: %s", field, dag_id, dag_run_id, exc)
@@ -194,7 +219,9 @@ def record_state_change(
     """Record a ``run_state`` (no ``node_key``) or ``node_state`` event if the state is new.
 
     Returns the event, or None when the same state was reported already, or the run is not an
-    MCS run. A node state is new when its try number or its state differs from the last one.
+    MCS run. A node state is new when its try number or its state differs from the last one; a
+    late ``running`` or ``deferred`` (read before the try ended, reported after) is not new, nor
+    is ``running`` for a run that has ended.
 
     :param dag_id: the Airflow dag_id of the run.
     :param dag_run_id: the Airflow run id.
@@ -208,12 +235,14 @@ def record_state_change(
     details = dict(data or {})
     if node_key is None:
         kind, field, value = "run_state", "run", state
+        later = FINAL_RUN_STATES if state == "running" else ()
     else:
         kind, field, value = "node_state", f"node:{node_key}:{map_index}", f"{try_number}:{state}"
+        later = () if state in NODE_FINAL_STATES else tuple(f"{try_number}:{s}" for s in NODE_FINAL_STATES)
         details["try_number"] = try_number
         if map_index >= 0:
             details["map_index"] = map_index
-    changed, previous = claim_change(dag_id, dag_run_id, field, value)
+    changed, previous = claim_change(dag_id, dag_run_id, field, value, later)
     if not changed:
         return None
     event = record_event(

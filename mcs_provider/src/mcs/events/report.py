@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mcs import alerts
-from mcs.events.record import NODE_STATES, record_state_change
+from mcs.events.record import NODE_STATES, iso_utc, record_state_change
 from mcs.events.runs import RunStart, apply_run_state, ensure_run_row
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,7 @@ def is_timeout(error: Any) -> bool:
 
 
 def _iso(moment: datetime | None) -> str:
-    moment = moment or datetime.now(UTC)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return iso_utc(moment or datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,13 @@ def ensure_run_row(start: RunStart) -> bool:
     if start.dag_run_id.startswith(MCS_RUN_PREFIX):
         return False
     with session_scope() as session:
+        exists = session.scalar(
+            select(WorkflowRun.id).where(
+                WorkflowRun.dag_id == start.dag_id, WorkflowRun.dag_run_id == start.dag_run_id
+            )
+        )
+        if exists is not None:
+            return False
         workflow = session.scalar(
             select(Workflow).where(Workflow.key == start.dag_id, Workflow.deleted_at.is_(None))
         )

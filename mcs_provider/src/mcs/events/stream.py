@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import redis
 import redis.asyncio
 from sqlalchemy import func, select
 
@@ -27,11 +29,15 @@ from mcs.db.models import RunEvent, Workflow, WorkflowRun
 from mcs.errors import NotFoundError
 from mcs.events.record import FINAL_RUN_STATES, event_payload, stream_name
 
+log = logging.getLogger(__name__)
+
 HEARTBEAT_SECONDS = 15.0
 END_GRACE = 2.0
 RETRY_MS = 3000
 # Longer than the longest XREAD block (a heartbeat), or redis-py gives up on a quiet stream.
 SOCKET_TIMEOUT = HEARTBEAT_SECONDS + 15
+# A stream whose Redis reads fail this long ends; the browser reconnects with Last-Event-ID.
+REDIS_GIVE_UP = 60.0
 HISTORY_LIMIT = 5000
 # A finished run whose history holds no final run_state (it ended before listeners existed)
 # ends its stream once it has been over for this long.
@@ -116,7 +122,7 @@ async def _follow(
 
     ``until`` answers the monotonic time at which to stop, or None to go on.
     """
-    quiet_since = time.monotonic()
+    quiet_since, failing_since = time.monotonic(), None
     while True:
         now = time.monotonic()
         stop_at = until()
@@ -125,7 +131,18 @@ async def _follow(
         wait = HEARTBEAT_SECONDS - (now - quiet_since)
         if stop_at is not None:
             wait = min(wait, stop_at - now)
-        answer = await client.xread({stream_name(): position}, count=200, block=max(int(wait * 1000), 1))
+        try:
+            answer = await client.xread({stream_name(): position}, count=200, block=max(int(wait * 1000), 1))
+            failing_since = None
+        except redis.RedisError as exc:
+            # Redis restarting, or this process too busy to read in time: keep the position and retry.
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > REDIS_GIVE_UP:
+                log.warning("Ending an event stream: Redis has failed for %ss: %s", REDIS_GIVE_UP, exc)
+                return
+            log.info("Reading the event stream failed (retrying): %s", exc)
+            await asyncio.sleep(1.0)
+            answer = None
         for _, entries in answer or ():
             for entry_id, fields in entries:
                 position = entry_id
@@ -178,7 +195,8 @@ async def run_events(run_id: int, last_event_id: int | None) -> AsyncIterator[st
             if event["kind"] == "run_state" and event["state"] in FINAL_RUN_STATES and not final:
                 final.update(state=event["state"], at=time.monotonic())
             yield sse_message(event)
-        yield sse_end(run_id, final["state"])
+        if final:
+            yield sse_end(run_id, final["state"])
     finally:
         await client.aclose()
 

@@ -54,7 +54,8 @@ def _text(body: dict, name: str, limit: int, required: bool = False) -> str:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         found = "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
-        raise CommandRefused(name, f"`{name}` must be a non-empty string, found {found}")
+        expected = "a non-empty string" if required else "a string"
+        raise CommandRefused(name, f"`{name}` must be {expected}, found {found}")
     if len(value) > limit:
         raise CommandRefused(name, f"`{name}` must be at most {limit} characters, found {len(value)}")
     return value

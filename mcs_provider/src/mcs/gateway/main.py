@@ -5,7 +5,7 @@ clean session off on 3.1.1), subscribes at QoS 1 to
 
 - the device topics the published waits listen on (:mod:`mcs.gateway.topics`), refreshed every few
   seconds; each message goes to the journal (:mod:`mcs.gateway.recorder`);
-- ``$share/<group>/mcs/workflows/+/command``, a shared subscription, so that of several gateways
+- ``$share/<group>/mcs/workflows/+/command`` (``mcs`` is ``[mcs] topic_prefix``), a shared subscription, so that of several gateways
   one takes each command (:mod:`mcs.gateway.commands`). A broker without shared subscriptions gets
   the plain filter: each gateway then receives every command, and the command table still makes
   only the first act; the others answer it as a duplicate.
@@ -25,15 +25,11 @@ import aiomqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mcs import journal, settings
-
-# Imported here, before the event loop starts: importing Airflow's models later from a thread
-# while other threads run queries can deadlock on the import lock and SQLAlchemy's mapper lock.
-from mcs.api.services import control
 from mcs.gateway import events as run_events
 from mcs.gateway.client import GatewayClient, gateway_client_id, journaled_already, share_group
 from mcs.gateway.commands import CommandLanes
 from mcs.gateway.recorder import DeviceRecorder, JournalUnavailable
-from mcs.gateway.topics import COMMAND_FILTER, command_key, subscribable_filter, wait_topics, wanted_filters
+from mcs.gateway.topics import command_filter, command_key, subscribable_filter, wait_topics, wanted_filters
 from mcs.hooks.mqtt import MqttHook
 
 log = logging.getLogger(__name__)
@@ -98,7 +94,7 @@ class Gateway:
         v5 = self.client_kwargs.get("protocol") == aiomqtt.ProtocolVersion.V5
         # A retained command is an old one: never replay it at a (re)subscription.
         options = {"options": SubscribeOptions(qos=1, retainHandling=2)} if v5 else {"qos": 1}
-        shared = f"$share/{share_group()}/{COMMAND_FILTER}"
+        shared = f"$share/{share_group()}/{command_filter()}"
         refused = _refused(await client.subscribe(shared, **options))
         if refused is None:
             log.info("Taking commands on %s", shared)
@@ -108,13 +104,13 @@ class Gateway:
             "will each receive every command; only the first acts, the others answer it as a duplicate.",
             shared,
             refused,
-            COMMAND_FILTER,
+            command_filter(),
         )
-        refused = _refused(await client.subscribe(COMMAND_FILTER, **options))
+        refused = _refused(await client.subscribe(command_filter(), **options))
         if refused is not None:
-            raise PermissionError(f"the broker refused the subscription to `{COMMAND_FILTER}`: {refused}")
+            raise PermissionError(f"the broker refused the subscription to `{command_filter()}`: {refused}")
 
-    async def _purge_commands(self) -> None:
+    async def _purge_commands(self, control: Any) -> None:
         while True:
             try:
                 await asyncio.to_thread(control.forget_old_commands)
@@ -144,11 +140,15 @@ class Gateway:
 
     async def serve(self) -> None:
         """Run until cancelled: connect, subscribe, record and answer; reconnect with backoff."""
+        if self.commands:
+            # Imported before any thread runs: importing Airflow's models from a thread while another
+            # runs queries can deadlock on the import lock and SQLAlchemy's mapper lock.
+            from mcs.api.services import control
         redis_client = journal.async_client()
         recorder = DeviceRecorder(redis_client)
         background = [asyncio.create_task(recorder.write_db())]
         if self.commands:
-            background.append(asyncio.create_task(self._purge_commands()))
+            background.append(asyncio.create_task(self._purge_commands(control)))
         backoff = BACKOFF_FIRST
         try:
             while True:

@@ -2,7 +2,7 @@
 
 Device topics come from the ``mqtt_wait`` nodes of every live workflow's latest published
 version, plus ``[mcs] device_topics``. Commands arrive on ``mcs/workflows/{key}/command`` and are
-answered on ``mcs/workflows/{key}/ack``.
+answered on ``mcs/workflows/{key}/ack``; ``mcs`` is ``[mcs] topic_prefix``.
 """
 
 from __future__ import annotations
@@ -14,23 +14,40 @@ from mcs import settings
 
 log = logging.getLogger(__name__)
 
-COMMAND_FILTER = "mcs/workflows/+/command"
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 
 
+def _prefix() -> str:
+    return settings.get("topic_prefix").strip("/") or "mcs"
+
+
+def workflow_topic(key: str, leaf: str) -> str:
+    """``<[mcs] topic_prefix>/workflows/{key}/{leaf}``: MCS's own topic ``leaf`` of a workflow.
+
+    :param key: the workflow key, or ``+`` for a filter over every workflow.
+    :param leaf: ``command``, ``ack`` or ``events``.
+    """
+    return f"{_prefix()}/workflows/{key}/{leaf}"
+
+
+def command_filter() -> str:
+    return workflow_topic("+", "command")
+
+
 def command_key(topic: str) -> str | None:
-    """The workflow key of a command topic ``mcs/workflows/{key}/command``, else ``None``.
+    """The workflow key of a command topic ``<prefix>/workflows/{key}/command``, else ``None``.
 
     :param topic: a concrete topic name.
     """
-    levels = topic.split("/")
-    if len(levels) == 4 and levels[:2] == ["mcs", "workflows"] and levels[3] == "command" and levels[2]:
-        return levels[2]
-    return None
+    start = f"{_prefix()}/workflows/"
+    if not topic.startswith(start):
+        return None
+    key, _, leaf = topic[len(start) :].partition("/")
+    return key if key and leaf == "command" else None
 
 
 def ack_topic(key: str) -> str:
-    return f"mcs/workflows/{key}/ack"
+    return workflow_topic(key, "ack")
 
 
 def subscribable_filter(topic: str) -> str | None:

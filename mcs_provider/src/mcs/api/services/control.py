@@ -253,7 +253,10 @@ def _claim(session: Session, workflow: Workflow, command: Command) -> dict[str, 
             ControlCommand.workflow_id == workflow.id, ControlCommand.command_id == command.command_id
         )
     )
-    return {**earlier.answer, "duplicate": True}
+    # JSONB does not keep the order of keys; answer in the order the first answer had.
+    order = ["command_id", "action", "ok", "duplicate"]
+    answer = {**earlier.answer, "duplicate": True}
+    return {key: answer[key] for key in order if key in answer} | answer
 
 
 def _execute(session: Session, command: Command) -> _Outcome:

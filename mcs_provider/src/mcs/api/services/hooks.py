@@ -32,7 +32,7 @@ from mcs.db.engine import session_scope
 from mcs.db.models import DeviceMessage, TriggerBinding, Workflow
 from mcs.errors import McsError, MqttError, NotFoundError
 from mcs.gateway.client import JOURNALED_PROPERTY
-from mcs.gateway.topics import COMMAND_FILTER, subscribable_filter, wait_topics
+from mcs.gateway.topics import subscribable_filter, wait_topics, workflow_topic
 from mcs.hooks.mqtt import MqttHook, encode_payload
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def check_message_topic(topic: Any, allowed: set[str]) -> str:
         raise MessageRefused(
             "topic", f"`topic` must be one exact topic without `+`, `#` or `$`, found `{topic}`"
         )
-    if topic_matches_sub(COMMAND_FILTER, topic) or topic_matches_sub("mcs/workflows/+/ack", topic):
+    if any(topic_matches_sub(workflow_topic("+", leaf), topic) for leaf in ("command", "ack", "events")):
         raise MessageRefused(
             "topic", f"`topic` `{topic}` is a control topic; post commands to a start or stop hook"
         )
