@@ -141,10 +141,12 @@ ROWS = [
     ("stop: MQTT command → ack received", "stop_mqtt_ack"),
     ("stop: MQTT command → Airflow records every step ended", "stop_mqtt_recorded"),
     ("stop: MQTT command → running HTTP step's request aborted", "stop_mqtt_killed"),
-    ("stop: MQTT command → all steps ended (both of the above)", "stop_mqtt_all"),
+    ("stop: MQTT command → deferred wait's trigger removed", "stop_mqtt_cancelled"),
+    ("stop: MQTT command → all steps ended (the latest of the three above)", "stop_mqtt_all"),
     ("stop: Airflow REST `PATCH .../dagRuns/{run}` failed → answer", "stop_airflow_ack"),
     ("stop: Airflow REST → Airflow records every step ended", "stop_airflow_recorded"),
     ("stop: Airflow REST → running HTTP step's request aborted", "stop_airflow_killed"),
+    ("stop: Airflow REST → deferred wait's trigger removed", "stop_airflow_cancelled"),
     ("stop: Airflow REST → all steps ended", "stop_airflow_all"),
 ]
 

@@ -41,12 +41,14 @@ def start_workflow(topic: str) -> dict:
 
 
 def stop_workflow(slow_url: str, topic: str) -> dict:
-    """A slow HTTP call beside a wait that nothing answers: what is timed is how soon both have ended."""
+    """A slow HTTP call beside a wait that nothing answers, both after a first quick step: what is timed
+    is how soon the call and the wait have ended."""
     return {
         "key": STOP_KEY,
         "name": "基准：外部停止",
         "tags": ["bench"],
         "nodes": [
+            {"key": "begin", "kind": "mqtt_publish", "config": {"topic": topic + "/begin", "payload": "go"}},
             {
                 "key": "call",
                 "kind": "http_request",
@@ -54,6 +56,7 @@ def stop_workflow(slow_url: str, topic: str) -> dict:
             },
             {"key": "wait", "kind": "mqtt_wait", "config": {"topic": topic, "timeout_seconds": 3600}},
         ],
+        "edges": [{"source": "begin", "target": "call"}, {"source": "begin", "target": "wait"}],
     }
 
 
@@ -150,6 +153,22 @@ class AirflowRecord:
             )
             return {task: (state, start) for task, state, start in rows}
 
+    def trigger_of(self, dag_id: str, run_id: str, task_id: str) -> int | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT trigger_id FROM task_instance WHERE dag_id = :d AND run_id = :r AND task_id = :t"
+                ),
+                {"d": dag_id, "r": run_id, "t": task_id},
+            ).scalar()
+
+    def trigger_gone(self, trigger_id: int) -> bool:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT count(*) FROM trigger WHERE id = :i"), {"i": trigger_id}
+            ).scalar()
+        return found == 0
+
     def run_state(self, dag_id: str, run_id: str) -> str | None:
         with self.engine.connect() as connection:
             return connection.execute(
@@ -176,14 +195,6 @@ class AirflowRecord:
 
     def wait_finished(self, dag_id: str, run_id: str) -> None:
         self.until(lambda: self.run_state(dag_id, run_id) in ("success", "failed"), f"{run_id} to end")
-
-    def all_ended(self, dag_id: str, run_id: str) -> float:
-        ended = ("success", "failed", "skipped", "upstream_failed", "removed")
-        self.until(
-            lambda: all(state in ended for state, _ in self.tasks(dag_id, run_id).values()),
-            f"{run_id}'s steps to end",
-        )
-        return time.time()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -244,7 +255,9 @@ class Stops:
         self.commander = commander
         self.record = record
 
-    def _running(self, run_id: str) -> None:
+    def _running(self, run_id: str) -> int:
+        """Wait until the call runs and the wait is deferred; return the wait's trigger id."""
+
         def both() -> bool:
             tasks = self.record.tasks(STOP_KEY, run_id)
             return tasks.get("wait", (None,))[0] == "deferred" and tasks.get("call", (None,))[0] == "running"
@@ -252,36 +265,55 @@ class Stops:
         self.record.until(both, f"{run_id}'s call to run and its wait to defer")
         self.record.until(lambda: self.slow.received, "the slow service to get the call")
         time.sleep(0.5)
+        return self.record.until(
+            lambda: self.record.trigger_of(STOP_KEY, run_id, "wait"), "the wait's trigger"
+        )
 
-    def _ended(self, sent: float, run_id: str) -> dict[str, float]:
-        ended = self.record.all_ended(STOP_KEY, run_id) - sent
-        aborted = self.record.until(lambda: self.slow.aborted.get("/slow"), "the call to be aborted") - sent
+    def _ended(self, sent: float, run_id: str, trigger_id: int) -> dict[str, float]:
+        """Poll the three signs of a stopped run together; note when each first shows."""
+        final = ("success", "failed", "skipped", "upstream_failed", "removed")
+        checks = {
+            "recorded": lambda: all(
+                state in final for state, _ in self.record.tasks(STOP_KEY, run_id).values()
+            ),
+            "killed": lambda: "/slow" in self.slow.aborted,
+            "cancelled": lambda: self.record.trigger_gone(trigger_id),
+        }
+        seen: dict[str, float] = {}
+        deadline = time.monotonic() + TIMEOUT
+        while len(seen) < len(checks):
+            for name, check in checks.items():
+                if name not in seen and check():
+                    seen[name] = (self.slow.aborted["/slow"] if name == "killed" else time.time()) - sent
+            if time.monotonic() > deadline:
+                raise BenchError(f"{run_id} was not stopped: only {sorted(seen)} within {TIMEOUT:.0f} s")
+            time.sleep(POLL)
         self.slow.aborted.clear()
-        return {"recorded": ended, "killed": aborted, "all": max(ended, aborted)}
+        return {**seen, "all": max(seen.values())}
 
     def mqtt(self) -> dict[str, float]:
         self.slow.received.clear()
         run_id = self.api.post(f"/mcs/api/v1/workflows/{STOP_KEY}/runs", json={"params": {}}).json()[
             "dag_run_id"
         ]
-        self._running(run_id)
+        trigger_id = self._running(run_id)
         command_id = f"bench-stop-{uuid.uuid4().hex}"
         sent = self.commander.send(STOP_KEY, {"action": "stop", "command_id": command_id, "reason": "bench"})
         acked, _ = self.commander.ack(command_id)
-        return {"ack": acked - sent, **self._ended(sent, run_id)}
+        return {"ack": acked - sent, **self._ended(sent, run_id, trigger_id)}
 
     def airflow_rest(self) -> dict[str, float]:
         self.slow.received.clear()
         run_id = self.api.post(f"/api/v2/dags/{STOP_KEY}/dagRuns", json={"logical_date": None}).json()[
             "dag_run_id"
         ]
-        self._running(run_id)
+        trigger_id = self._running(run_id)
         sent = time.time()
         answer = self.api.patch(f"/api/v2/dags/{STOP_KEY}/dagRuns/{run_id}", json={"state": "failed"})
         acked = time.time()
         if answer.status_code != 200:
             raise BenchError(f"Airflow's REST API answered {answer.status_code}: {answer.text}")
-        return {"ack": acked - sent, **self._ended(sent, run_id)}
+        return {"ack": acked - sent, **self._ended(sent, run_id, trigger_id)}
 
     def close(self) -> None:
         self.api.close()

@@ -235,28 +235,49 @@ def measure(profile: stack.Profile, env: dict, broker: PrivateBroker, args: argp
         say(f"triggerer with {args.waits} waits: {record['triggerer_waiting']}")
         published = publish_messages(db, publisher, run_ids, args, record)
         record["triggerer_after"] = memory_samples(pid, 3)
-        rows = db.task_times(WORKFLOW_KEY, TASK_ID)
     finally:
         publisher.close()
         db.close()
         client.close()
 
-    logs = Path(env["AIRFLOW_HOME"]) / "logs"
-    fired, record["fired_from_triggerer_log"] = trigger_fired_times(
-        logs, profile.logs_dir / "triggerer.log", WORKFLOW_KEY, TASK_ID, run_ids
-    )
     record["waits"] = [
         {
             "run_id": run_id,
             "phase": "probe" if i < args.probes else "burst",
             "path": "worker" if i < args.real else "bench",
             "published": published[run_id],
-            **rows.get(run_id, {}),
-            "fired": fired.get(run_id),
         }
         for i, run_id in enumerate(run_ids)
     ]
+    collect(record, profile, env)
     return record
+
+
+def collect(record: dict, profile: stack.Profile, env: dict) -> None:
+    """Add to each wait what Airflow recorded: the task instance's moments, the fired log line.
+
+    It reads only the stack's database and log files, which stay after the stack is stopped, so
+    ``--report-only`` can run it again.
+    """
+    db = AirflowDb(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        rows = db.task_times(WORKFLOW_KEY, TASK_ID)
+    finally:
+        db.close()
+    run_ids = [wait["run_id"] for wait in record["waits"]]
+    logs = Path(env["AIRFLOW_HOME"]) / "logs"
+    fired, record["fired_from_triggerer_log"] = trigger_fired_times(
+        logs, profile.logs_dir / "triggerer.log", WORKFLOW_KEY, TASK_ID, run_ids
+    )
+    kept = ("run_id", "phase", "path", "published")
+    record["waits"] = [
+        {
+            **{key: wait[key] for key in kept},
+            **rows.get(wait["run_id"], {}),
+            "fired": fired.get(wait["run_id"]),
+        }
+        for wait in record["waits"]
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -272,14 +293,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--setup-timeout", type=float, default=1800, help="seconds for the real path")
     parser.add_argument("--open-files", type=int, default=65536, help="soft open-files limit for the stack")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: read the last run's database and logs again and rewrite the figures",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.probes <= args.real < args.waits:
         parser.error("need 0 < --probes <= --real < --waits")
     return args
 
 
+def report(record: dict, no_doc: bool) -> None:
+    record["timings"] = timings(record["waits"])
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "mqtt_waits.json").write_text(json.dumps(record, indent=2))
+    section = results_section(record)
+    print(section)
+    if not no_doc:
+        write_section("mqtt_waits:results", section, "bench/mqtt_waits.py")
+        say("wrote the figures into docs/performance.md")
+
+
+def report_again(args: argparse.Namespace) -> int:
+    """``--report-only``: the figures of the last run, read again from its kept database and logs."""
+    record = json.loads((OUTPUT / "mqtt_waits.json").read_text())
+    profile = bench_profile(record["args"]["port"])
+    for key in [key for key in os.environ if key.startswith("AIRFLOW") or key == stack.MARKER]:
+        del os.environ[key]
+    collect(record, profile, stack.build_env(profile))
+    report(record, args.no_doc)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        return report_again(args)
     # SIGTERM (a timeout, `kill`) ends the bench through its `finally`, which stops what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = bench_profile(args.port)
@@ -323,14 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         args=vars(args),
         total_seconds=time.monotonic() - began,
     )
-    record["timings"] = timings(record["waits"])
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    (OUTPUT / "mqtt_waits.json").write_text(json.dumps(record, indent=2))
-    section = results_section(record)
-    print(section)
-    if not args.no_doc:
-        write_section("mqtt_waits:results", section, "bench/mqtt_waits.py")
-        say("wrote the figures into docs/performance.md")
+    report(record, args.no_doc)
     return 0
 
 

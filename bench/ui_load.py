@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
 import statistics
 import sys
@@ -38,6 +39,7 @@ from tests.browser.stack_profile import stack_script  # noqa: E402
 DOC = REPO / "docs" / "performance.md"
 BEGIN = "<!-- ui_load:figures begin: written by bench/ui_load.py -->"
 END = "<!-- ui_load:figures end -->"
+SCREENSHOT = REPO / "test-output" / "screenshots" / "bench.png"
 KINDS = ["mqtt_publish", "delay", "http_request", "mqtt_wait"]
 
 
@@ -117,11 +119,12 @@ def open_designer(context, base_url: str, key: str, count: int) -> tuple[float, 
     target = page.locator("[data-test=canvas] [data-key='s0_0']")
     box = target.bounding_box()
     clicked = page.evaluate("performance.now()")
-    page.mouse.click(box["x"] + 20, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     answered = page.wait_for_function(
         "() => document.querySelector(\".node-panel[data-node='s0_0']\") && performance.now()", polling="raf"
     ).json_value()
     sizes = sent_bytes(page)
+    page.screenshot(path=str(SCREENSHOT.with_name(f"bench-{key}.png")))
     page.close()
     return drawn, answered - clicked, sizes
 
@@ -172,6 +175,7 @@ def measure(base_url: str, password: str, runs: int) -> dict:
         results["history_bytes"] = history_bytes(context, base_url)
         browser.close()
     results["dist"] = dist_gzip()
+    results["load_average"] = os.getloadavg()[0]
     return results
 
 
@@ -181,7 +185,9 @@ def stack_profile_api(base_url: str, password: str):
     token = httpx.post(
         f"{base_url}/auth/token", json={"username": stack_script.ADMIN_USER, "password": password}, timeout=30
     ).json()["access_token"]
-    return httpx.Client(base_url=f"{base_url}/mcs/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    return httpx.Client(
+        base_url=f"{base_url}/mcs/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
 
 
 def kib(value: int) -> str:
@@ -191,9 +197,10 @@ def kib(value: int) -> str:
 def report(r: dict) -> str:
     d = r["dist"]
     return f"""{BEGIN}
-Median of {r["runs"]} page loads in headless Chromium on this machine (2 cores), the stack idle;
-the first load of each screen fills the HTTP cache, later ones reuse it. Sizes are what the
-api-server sends (gzip).
+Median of {r["runs"]} page loads in headless Chromium on this machine (2 cores); the machine's load
+average was {r["load_average"]:.1f} when they were taken (wall-clock figures grow with it). The first
+load of each screen fills the HTTP cache, later ones reuse it. Sizes are what the api-server sends
+(gzip).
 
 | screen | ready | JavaScript sent | CSS sent |
 |---|---|---|---|

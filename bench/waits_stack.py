@@ -95,16 +95,20 @@ class McsClient:
 
 
 def _received_at(value) -> str | None:
-    """The ``received_at`` of a wait's return value, however the XCom row holds the dict."""
+    """The first ``received_at`` found in a JSON value (a wait's return value, or its ``next_kwargs``)."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return None
     if isinstance(value, dict):
-        if "received_at" in value:
+        if isinstance(value.get("received_at"), str):
             return value["received_at"]
-        return _received_at(value.get("__data__"))
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list) and (found := _received_at(item)):
+                return found
     return None
 
 
@@ -124,11 +128,12 @@ class AirflowDb:
             return dict(cur.fetchall())
 
     def task_times(self, dag_id: str, task_id: str) -> dict[str, dict]:
-        """Per ``run_id``: state, the TI's timestamps and the ``received_at`` of its return value."""
+        """Per ``run_id``: state, the TI's timestamps and the wait's ``received_at`` (from its return
+        value, or from the event in ``next_kwargs`` while the resumed task has not run yet)."""
         with self.conn.cursor() as cur:
             cur.execute(
                 "SELECT ti.run_id, ti.state, ti.scheduled_dttm, ti.queued_dttm, ti.start_date, ti.end_date, "
-                "ti.try_number, x.value "
+                "ti.try_number, ti.next_kwargs, x.value "
                 "FROM task_instance ti LEFT JOIN xcom x ON x.dag_id = ti.dag_id AND x.run_id = ti.run_id "
                 "AND x.task_id = ti.task_id AND x.key = 'return_value' "
                 "WHERE ti.dag_id = %s AND ti.task_id = %s",
@@ -136,8 +141,9 @@ class AirflowDb:
             )
             rows = cur.fetchall()
         found = {}
-        for run_id, state, scheduled, queued, start, end, try_number, value in rows:
-            received = _received_at(value)
+        for run_id, state, scheduled, queued, start, end, try_number, next_kwargs, value in rows:
+            # The event is in next_kwargs from the moment the task leaves DEFERRED until it runs.
+            received = _received_at(value) or _received_at(next_kwargs)
             found[run_id] = {
                 "state": state,
                 "try_number": try_number,

@@ -22,6 +22,16 @@ async function fromUrl(url) {
   return answer.json();
 }
 
+/** The definition JSON Schema, for the tests of src/definition/jsonSchema.ts. */
+function schemaFixture(python) {
+  const fixture = resolve(root, "tests/fixtures/definition-schema.json");
+  const code =
+    "import json, sys; from mcs.definition.schema import definition_schema; " +
+    "open(sys.argv[1], 'w').write(json.dumps(definition_schema(), indent=1, ensure_ascii=False) + '\\n')";
+  execFileSync(python, ["-c", code, fixture], { stdio: ["ignore", "ignore", "inherit"] });
+  console.log(`wrote ${fixture}`);
+}
+
 function fromApp() {
   // Airflow's logging may write to stdout, so the document goes through a file.
   const python = resolve(root, "../.venv/bin/python");
@@ -29,6 +39,7 @@ function fromApp() {
     "import json, sys; from mcs.api.app import create_app; " +
     "open(sys.argv[1], 'w').write(json.dumps(create_app().openapi()))";
   execFileSync(python, ["-c", code, target], { stdio: ["ignore", "ignore", "inherit"] });
+  schemaFixture(python);
   return JSON.parse(readFileSync(target, "utf8"));
 }
 

@@ -37,7 +37,9 @@ class Watcher:
     def __init__(self, key: str) -> None:
         self.events: list[dict] = []
         subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-events-{uuid.uuid4().hex[:8]}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-events-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_message = lambda _c, _u, message: self.events.append(json.loads(message.payload))
         self.client.on_subscribe = lambda *_args: subscribed.set()
         self.client.connect("127.0.0.1", 1883)
@@ -51,7 +53,11 @@ class Watcher:
 
 
 def publish_step(key: str) -> dict:
-    return {"key": key, "kind": "mqtt_publish", "config": {"topic": f"e2e/events/{key}", "payload": {"step": key}}}
+    return {
+        "key": key,
+        "kind": "mqtt_publish",
+        "config": {"topic": f"e2e/events/{key}", "payload": {"step": key}},
+    }
 
 
 def start(client: httpx.Client, definition: dict) -> int:
@@ -63,7 +69,9 @@ def start(client: httpx.Client, definition: dict) -> int:
     return started.json()["id"]
 
 
-def read_stream(stack, path: str, headers: dict | None = None, timeout: float = 120) -> tuple[list[dict], dict]:
+def read_stream(
+    stack, path: str, headers: dict | None = None, timeout: float = 120
+) -> tuple[list[dict], dict]:
     """Read an SSE stream until its `end` event; return the events and the end's data."""
     events, end, kind = [], None, None
     headers = {"Authorization": f"Bearer {stack.token()}", **(headers or {})}
@@ -121,7 +129,9 @@ def test_run_stream_shows_each_node_state_in_order_and_mqtt_gets_the_same(stack,
 
     history = client.get(f"/runs/{run_id}/history").json()
     assert history["events"] == events
-    resumed, _ = read_stream(stack, f"/mcs/api/v1/runs/{run_id}/events", {"Last-Event-ID": str(events[2]["id"])})
+    resumed, _ = read_stream(
+        stack, f"/mcs/api/v1/runs/{run_id}/events", {"Last-Event-ID": str(events[2]["id"])}
+    )
     assert resumed == events[3:]
 
 
@@ -137,7 +147,11 @@ def test_failed_run_alerts_the_webhook_and_mqtt(stack, client, sink):
                 "nodes": [
                     publish_step("before"),
                     # Nothing listens on port 9 of loopback: the request fails at once.
-                    {"key": "call", "kind": "http_request", "config": {"method": "GET", "url": "http://127.0.0.1:9/"}},
+                    {
+                        "key": "call",
+                        "kind": "http_request",
+                        "config": {"method": "GET", "url": "http://127.0.0.1:9/"},
+                    },
                 ],
                 "edges": [{"source": "before", "target": "call"}],
                 "alerts": {"webhooks": [{"url": sink.url + "/alerts?token=secret-1", "format": "json"}]},
@@ -182,13 +196,12 @@ def test_closed_streams_leave_no_redis_connection_behind(stack):
         return sum(1 for entry in admin.client_list() if int(entry["db"]) == db and entry["cmd"] == "xread")
 
     before = connections()
-    streams = [
-        httpx.stream("GET", stack.base_url + "/mcs/api/v1/events", headers={"Authorization": f"Bearer {stack.token()}"})
-        for _ in range(4)
-    ]
-    for answer in streams:
-        next(answer.__enter__().iter_lines())
-    wait_for(lambda: connections() >= before + 4, 10, "the streams to read Redis")
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    streams = [httpx.stream("GET", stack.base_url + "/mcs/api/v1/events", headers=headers) for _ in range(4)]
+    # Keep each line iterator: dropping one closes its response.
+    lines = [answer.__enter__().iter_lines() for answer in streams]
+    assert [next(line) for line in lines] == ["retry: 3000"] * 4
+    wait_for(lambda: connections() == before + 4, 10, "the streams to read Redis")
     for answer in streams:
         answer.__exit__(None, None, None)
 

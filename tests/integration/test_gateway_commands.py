@@ -112,3 +112,37 @@ def test_hook_rate_limit_answers_seconds_to_wait_past_the_limit(monkeypatch: pyt
     assert 1 <= answers[3] <= 60
     keys = redis.Redis.from_url(TEST_REDIS_URL).keys(f"mcs:hook-rate:{hook_id}:*")
     assert len(keys) == 1 and 60 < redis.Redis.from_url(TEST_REDIS_URL).ttl(keys[0]) <= 120
+
+
+def test_gateway_does_not_journal_a_retained_message_replayed_at_subscription(
+    private_broker: PrivateBroker, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__MCS__DEVICE_TOPICS", f"{topic}/#")
+    monkeypatch.setenv(
+        "AIRFLOW__MCS__DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/mcs_absent_db"
+    )
+    old = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
+    old.connect(BROKER_HOST, private_broker.port)
+    old.loop_start()
+    old.publish(f"{topic}/state", "old state", qos=1, retain=True).wait_for_publish(5)
+    old.disconnect()
+    old.loop_stop()
+
+    async def scenario() -> list[journal.JournalEntry]:
+        kwargs = MqttHook().async_client_kwargs(f"gw-retain-{uuid.uuid4().hex[:8]}")
+        task = asyncio.create_task(Gateway(kwargs, refresh_seconds=0.2, commands=False).serve())
+        since_ms = int(time.time() * 1000) - 5000
+        entries: list[journal.JournalEntry] = []
+        deadline = time.monotonic() + 15
+        while not entries and time.monotonic() < deadline:
+            await asyncio.to_thread(_publish_v5, private_broker.port, f"{topic}/live", "new")
+            await asyncio.sleep(0.3)
+            entries = await journal.read_since(since_ms, 100)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return entries
+
+    entries = asyncio.run(scenario())
+
+    assert {(entry.topic, entry.payload) for entry in entries} == {(f"{topic}/live", "new")}

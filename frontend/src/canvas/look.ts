@@ -1,6 +1,6 @@
 // How a cell looks: label, icon and colours from its data; problem marks; run states. Changes made
 // here pass `ignoreHistory`, so styling is never an undo step and never marks the workflow changed.
-import type { Edge, Graph, Node } from "@antv/x6";
+import type { CellAttrs, Edge, Graph, Node } from "@antv/x6";
 import type { EdgeData, NodeData } from "@/definition/types";
 import { COLOURS, CONTAINER_KINDS, TEXT_WIDTH, colourOf, iconOf, stateStyle } from "./config";
 import { fitText } from "./fitText";
@@ -9,31 +9,27 @@ export const QUIET = { ignoreHistory: true };
 
 export type KindLabel = (kind: string) => string;
 
-export function applyNodeLook(node: Node, kindLabel: KindLabel): void {
-  const data = node.getData<NodeData>();
-  if (!data) return;
+/** The attrs that show a node's data: title, subtitle, icon and colour of its kind. */
+export function nodeLookAttrs(data: NodeData, kindLabel: KindLabel): CellAttrs {
   const colour = colourOf(data.kind);
   const title = data.name || data.key;
-  node.setAttrs({ body: { "data-key": data.key, "data-kind": data.kind } }, QUIET);
+  const body = { "data-key": data.key, "data-kind": data.kind };
   if (CONTAINER_KINDS.has(data.kind)) {
-    node.setAttrs({ label: { text: title }, icon: { d: iconOf(data.kind), stroke: colour } }, QUIET);
-    return;
+    return { body, label: { text: title }, icon: { d: iconOf(data.kind), stroke: colour } };
   }
-  node.setAttrs(
-    {
-      bar: { fill: colour },
-      icon: { d: iconOf(data.kind), stroke: colour },
-      label: { text: fitText(title, TEXT_WIDTH, 13) },
-      sub: {
-        text: fitText(
-          data.name ? `${kindLabel(data.kind)} · ${data.key}` : kindLabel(data.kind),
-          TEXT_WIDTH,
-          11,
-        ),
-      },
-    },
-    QUIET,
-  );
+  const sub = data.name ? `${kindLabel(data.kind)} · ${data.key}` : kindLabel(data.kind);
+  return {
+    body,
+    bar: { fill: colour },
+    icon: { d: iconOf(data.kind), stroke: colour },
+    label: { text: fitText(title, TEXT_WIDTH, 13) },
+    sub: { text: fitText(sub, TEXT_WIDTH, 11) },
+  };
+}
+
+export function applyNodeLook(node: Node, kindLabel: KindLabel): void {
+  const data = node.getData<NodeData>();
+  if (data) node.setAttrs(nodeLookAttrs(data, kindLabel), QUIET);
 }
 
 export function edgeText(data: EdgeData | undefined): string {

@@ -4,7 +4,7 @@ import type { Graph, Node, NodeMetadata } from "@antv/x6";
 import type { CanvasModel, CanvasNode } from "@/definition/convert";
 import type { EdgeData, NodeData } from "@/definition/types";
 import { CONTAINER_KINDS, EDGE_SHAPE, GROUP_SHAPE, NODE_SHAPE } from "./config";
-import { applyEdgeLook, applyNodeLook, type KindLabel } from "./look";
+import { applyEdgeLook, edgeText, nodeLookAttrs, type KindLabel } from "./look";
 
 /** Above this many nodes edges are routed simply: obstacle-avoiding routes cost too much to draw. */
 const SIMPLE_ROUTES_ABOVE = 80;
@@ -13,8 +13,9 @@ export function shapeOf(kind: string): string {
   return CONTAINER_KINDS.has(kind) ? GROUP_SHAPE : NODE_SHAPE;
 }
 
-export function nodeMetadata(node: CanvasNode): NodeMetadata {
+export function nodeMetadata(node: CanvasNode, kindLabel?: KindLabel): NodeMetadata {
   return {
+    ...(kindLabel ? { attrs: nodeLookAttrs(node.data, kindLabel) } : {}),
     id: node.id,
     shape: shapeOf(node.data.kind),
     x: node.x,
@@ -34,7 +35,8 @@ export function loadModel(graph: Graph, model: CanvasModel, kindLabel: KindLabel
     const ordered = [...model.nodes].sort(
       (a, b) => Number(CONTAINER_KINDS.has(b.data.kind)) - Number(CONTAINER_KINDS.has(a.data.kind)),
     );
-    const nodes: Node[] = ordered.map((item) => graph.createNode(nodeMetadata(item)));
+    // Each node is created with its final look: restyling hundreds of nodes after adding them costs seconds.
+    const nodes: Node[] = ordered.map((item) => graph.createNode(nodeMetadata(item, kindLabel)));
     graph.addCell(nodes);
     const byId = new Map(nodes.map((node) => [node.id, node]));
     for (const node of model.nodes) {
@@ -50,8 +52,7 @@ export function loadModel(graph: Graph, model: CanvasModel, kindLabel: KindLabel
         ...(simple ? { router: { name: "orth" } } : {}),
       })),
     );
-    for (const node of nodes) applyNodeLook(node, kindLabel);
-    for (const edge of graph.getEdges()) applyEdgeLook(edge);
+    for (const edge of graph.getEdges()) if (edgeText(edge.getData())) applyEdgeLook(edge);
   });
 }
 

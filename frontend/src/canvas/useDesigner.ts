@@ -29,7 +29,10 @@ export function useDesigner(graph: GraphRef, kindLabel: KindLabel, afterLoad: ()
     if (!graph.value) return;
     const { model, needsLayout } = definitionToCanvas(definition, SIZES);
     if (needsLayout) layoutModel(model);
+    // Loading is not an edit: no undo steps for it (recording 300 nodes would also cost seconds).
+    graph.value.disableHistory();
     loadModel(graph.value, model, kindLabel);
+    graph.value.enableHistory();
     edgeIds = edgeCellIds(model);
     afterLoad();
     store.dirty = false;

@@ -45,7 +45,7 @@ def _state(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def _node_change(ti: Any, state: str, message: str = "", timed_out: bool = False, source: str = "listener"):
+def _node_change(ti: Any, state: str, message: str = "", timed_out: bool = False) -> NodeChange:
     at = getattr(ti, "start_date", None) if state == "running" else getattr(ti, "end_date", None)
     return NodeChange(
         dag_id=ti.dag_id,
@@ -57,7 +57,6 @@ def _node_change(ti: Any, state: str, message: str = "", timed_out: bool = False
         at=at,
         message=message,
         timed_out=timed_out,
-        source=source,
     )
 
 

@@ -51,6 +51,6 @@ def enable_workflow(key: str, session: SessionDep, user: CurrentUser):
 @router.post("/disable", response_model=EnabledResponse)
 def disable_workflow(key: str, session: SessionDep, user: CurrentUser, body: OptionalBody = None):
     """Stop new runs (schedule, commands, hooks, the UI): pause the DAG. Nothing is deleted."""
-    workflow = control.set_enabled(session, key, False, user_name(user))
+    workflow = control.set_enabled(session, key, False, user_name(user), body.reason if body else "")
     session.commit()
     return EnabledResponse(workflow_key=key, enabled=workflow.enabled)

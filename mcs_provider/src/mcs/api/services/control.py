@@ -154,7 +154,7 @@ def stop_workflow(session: Session, key: str, by: str, reason: str) -> StopResul
     return result
 
 
-def set_enabled(session: Session, key: str, enabled: bool, by: str) -> Workflow:
+def set_enabled(session: Session, key: str, enabled: bool, by: str, reason: str = "") -> Workflow:
     """Enable or disable the workflow: unpause or pause its DAG. Nothing is deleted.
 
     While disabled, no run starts (schedule, commands, hooks and the UI are refused), and as with
@@ -164,12 +164,15 @@ def set_enabled(session: Session, key: str, enabled: bool, by: str) -> Workflow:
     :param key: the workflow key.
     :param enabled: the new state.
     :param by: who changed it, for the log.
+    :param reason: why, for the log.
     """
     workflow = get_workflow(session, key)
     workflow.enabled = enabled
     workflow.updated_at = datetime.now(UTC)
     _set_paused(dag_id_for(key), not enabled)
-    log.info("%s workflow %s (by %s)", "Enabled" if enabled else "Disabled", key, by)
+    log.info(
+        "%s workflow %s (by %s: %s)", "Enabled" if enabled else "Disabled", key, by, reason or "no reason"
+    )
     return workflow
 
 
@@ -225,7 +228,7 @@ def _act(session: Session, command: Command) -> _Outcome:
             (run.dag_id, run.dag_run_id, what, {**data, "reason": command.reason}) for run in result.runs
         ]
         return _Outcome(answer, events)
-    workflow = set_enabled(session, command.key, command.action == "enable", command.sent_by)
+    workflow = set_enabled(session, command.key, command.action == "enable", command.sent_by, command.reason)
     answer.update(enabled=workflow.enabled)
     return _Outcome(answer)
 
