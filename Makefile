@@ -55,9 +55,5 @@ lint: install
 frontend:
 	cd frontend && npm ci --no-audit --no-fund && npm run build
 
-$(VENV)/.browser-installed: $(VENV)/.installed tests/browser/requirements.txt
-	$(PY) -m pip install --quiet -r tests/browser/requirements.txt
-	touch $@
-
-frontend-test: frontend $(VENV)/.browser-installed
+frontend-test: frontend $(VENV)/.installed
 	cd frontend && npm run lint && npm test

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import stack  # noqa: E402
 from figures import load_average, machine, now_utc, write_section  # noqa: E402
-from proc_memory import cpu_seconds, tree_memory  # noqa: E402
+from proc_memory import memory_samples  # noqa: E402
 from waits_report import results_section, timings  # noqa: E402
 from waits_services import PrivateBroker, PrivateRedis, Publisher, ServiceError  # noqa: E402
 from waits_stack import (  # noqa: E402
@@ -110,26 +110,6 @@ def run_program(env: dict[str, str], *argv: str) -> dict:
     if result.returncode != 0:
         raise BenchError(f"{argv[0]} exited with {result.returncode}:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def memory_samples(pid: int, seconds: int) -> dict:
-    """The triggerer tree's largest RSS and PSS over ``seconds``, and its CPU in % of one core."""
-    samples = [tree_memory(pid)]
-    cpu_before, clock = cpu_seconds(samples[0].pids), time.monotonic()
-    for _ in range(seconds):
-        time.sleep(1)
-        samples.append(tree_memory(pid))
-    cpu = (cpu_seconds(samples[-1].pids) - cpu_before) / (time.monotonic() - clock) * 100
-    return {
-        "processes": len(samples[-1].pids),
-        "rss_mib": max(s.rss_mib for s in samples),
-        "pss_mib": max(s.pss_mib for s in samples),
-        "largest_rss_mib": max(s.largest_rss_mib for s in samples),
-        "open_files": samples[-1].open_files,
-        "threads": samples[-1].threads,
-        "cpu_percent": cpu,
-        "load": load_average(),
-    }
 
 
 def wait_for(what: str, check, timeout: float, every: float = 2, fail: bool = True) -> bool:

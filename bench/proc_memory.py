@@ -3,12 +3,14 @@
 RSS counts a page once per process that maps it, so the RSS of a parent and a forked child that
 share pages adds up to more than they use together; PSS divides each shared page among the
 processes sharing it, so the PSS of a tree is what the tree costs the machine. Both are given.
+``memory_samples`` reads a tree once a second for a while and keeps the largest figures.
 It imports only the standard library.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,23 @@ def cpu_seconds(pids: list[int] | tuple[int, ...]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def memory_samples(pid: int, seconds: int) -> dict:
+    """The triggerer tree's largest RSS and PSS over ``seconds``, and its CPU in % of one core."""
+    samples = [tree_memory(pid)]
+    cpu_before, clock = cpu_seconds(samples[0].pids), time.monotonic()
+    for _ in range(seconds):
+        time.sleep(1)
+        samples.append(tree_memory(pid))
+    cpu = (cpu_seconds(samples[-1].pids) - cpu_before) / (time.monotonic() - clock) * 100
+    return {
+        "processes": len(samples[-1].pids),
+        "rss_mib": max(s.rss_mib for s in samples),
+        "pss_mib": max(s.pss_mib for s in samples),
+        "largest_rss_mib": max(s.largest_rss_mib for s in samples),
+        "open_files": samples[-1].open_files,
+        "threads": samples[-1].threads,
+        "cpu_percent": cpu,
+        "load": ", ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }

@@ -16,6 +16,7 @@ MQTT client, and ends at a moment Airflow or the wait recorded on the same machi
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 
 from figures import summary
@@ -55,6 +56,13 @@ def timings(waits: Sequence[Mapping]) -> dict[str, dict]:
     first = min(w["published"] for w in burst)
     result["burst"]["succeeded"] = len(ends)
     result["burst"]["resumes_per_minute"] = len(ends) / (ends[-1] - first) * 60 if ends else 0.0
+    tenth = max(1, len(burst) // 10)
+    result["burst"]["left_deferred_by_tenth"] = [
+        statistics.median(
+            [w["scheduled"] - w["published"] for w in burst[k : k + tenth] if w.get("scheduled")] or [0]
+        )
+        for k in range(0, tenth * 10, tenth)
+    ]
     result["paths"] = {
         path: _delays([w for w in burst if w["path"] == path])["left_deferred"]
         for path in ("worker", "bench")
@@ -111,8 +119,8 @@ def results_section(record: Mapping) -> str:
         f"before the burst {record['load_before_burst']}, after it {record['load_after_burst']}, at the end "
         f"{record['load_at_end']}: other people's tests and stacks were running on the same two cores.",
         "",
-        f"Settings in the bench's stack (Airflow's defaults; only the broker, Redis and the databases are the "
-        f"bench's own): {limits}; the workflow sets `max_active_runs` {waits}. Open-files limit of the stack's "
+        f"Settings in the bench's stack (Airflow's defaults and the stack's `PERFORMANCE_SETTINGS`; the bench "
+        f"sets nothing else but its own broker, Redis and databases): {limits}; the workflow sets `max_active_runs` {waits}. Open-files limit of the stack's "
         f"processes: {record['open_files_limit'][0]} soft / {record['open_files_limit'][1]} hard.",
         "",
         f"Set-up: {args['real']} waits deferred on the worker (the real path) in {record['real_path_seconds']:.0f} s; "
@@ -139,6 +147,10 @@ def results_section(record: Mapping) -> str:
         f"{record['burst_seconds']:.1f} s):",
         "",
         *_delay_table(burst["delays"]),
+        "",
+        "Task left DEFERRED, median of each tenth of the burst in publish order: "
+        + ", ".join(f"{value:.2f} s" for value in burst["left_deferred_by_tenth"])
+        + ".",
         "",
         f"Within {args['drain_seconds']:.0f} s after the burst the worker resumed {burst['succeeded']} of "
         f"{burst['count']} tasks to success ({burst['resumes_per_minute']:.1f} a minute); end states "

@@ -25,6 +25,14 @@ class McsPlugin(AirflowPlugin):
 
         return [{"app": create_app(), "url_prefix": "/mcs", "name": "MCS"}]
 
-    # No `url_route`: the nav entry is a plain link that opens the app, not an iframe inside Airflow's UI.
-    external_views = [{"name": "MCS", "href": "/mcs/ui/", "destination": "nav", "icon": "/mcs/ui/mcs.svg"}]
-    listeners = [run_listeners]
+    # With `url_route` the nav entry opens the console inside Airflow's UI (at /plugin/mcs). Airflow 3.3
+    # draws a lone top-level external link (no `url_route`) as a <button href>, which does not navigate.
+    external_views = [
+        {
+            "name": "MCS",
+            "href": "/mcs/ui/",
+            "url_route": "mcs",
+            "destination": "nav",
+            "icon": "/mcs/ui/mcs.svg",
+        }
+    ]

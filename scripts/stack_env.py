@@ -50,6 +50,10 @@ PERFORMANCE_SETTINGS: dict[str, str] = {
     # scheduler's and api-server's cached copies are revalidated on the same clock. 5 s instead of
     # 30 s so a republish is seen within seconds; writes happen only when the DAG changed.
     "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "5",
+    # All published workflows are built from one file; with many hundreds of them a parse takes
+    # tens of seconds (see docs/performance.md), past Airflow's 30 s and 50 s defaults.
+    "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+    "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "360",
     # Eight task slots: enough for the parallel branches of a workflow and a few workflows at once.
     # Long waits defer to the triggerer and hold no slot. The default 16 forks sixteen idle
     # children on a two-core machine for nothing.

@@ -12,6 +12,7 @@ It imports the standard library and ``stack_env``; ``stack_stop`` imports it.
 from __future__ import annotations
 
 import json
+import resource
 import shlex
 import socket
 import subprocess
@@ -141,6 +142,14 @@ def process_start_time(pid: int) -> str | None:
         return None
 
 
+def _raise_open_files_limit() -> None:
+    """Each pending MQTT wait holds sockets in the triggerer; a soft limit of 1,024 stops it near 500."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def start_component(component: Component, profile: Profile, env: Mapping[str, str]) -> subprocess.Popen:
     log = (profile.logs_dir / f"{component.name}.log").open("ab")
     # A session of its own per process: stop() signals the whole group, which holds the forked
@@ -153,6 +162,7 @@ def start_component(component: Component, profile: Profile, env: Mapping[str, st
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_raise_open_files_limit,
     )
     log.close()
     STARTED.setdefault(profile.run_dir, []).append(process)

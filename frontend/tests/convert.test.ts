@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { SIZES } from "@/canvas/config";
-import { canvasToDefinition, definitionToCanvas, edgeCellIds, nodeCellId } from "@/definition/convert";
+import {
+  canvasToDefinition,
+  definitionToCanvas,
+  edgeCellIds,
+  nodeCellId,
+  withGroupStates,
+} from "@/definition/convert";
 import type { Definition } from "@/definition/types";
 
 function definition(): Definition {
@@ -127,5 +133,36 @@ describe("canvasToDefinition", () => {
 
     expect(canvasToDefinition(meta, model).edges).toEqual([{ source: "send", target: "steps", label: "" }]);
     expect(edgeCellIds(model)).toEqual([model.edges[0].id]);
+  });
+});
+
+describe("withGroupStates", () => {
+  const doc = {
+    key: "w",
+    name: "w",
+    nodes: [
+      { key: "g", kind: "group", config: {} },
+      { key: "a", kind: "delay", config: {}, parent: "g" },
+      { key: "b", kind: "delay", config: {}, parent: "g" },
+    ],
+  } as Definition;
+
+  it("gives a group the state of its children", () => {
+    const of = (a: string | null, b: string | null) =>
+      withGroupStates(
+        doc,
+        new Map([
+          ["a", a],
+          ["b", b],
+        ]),
+      ).get("g");
+
+    expect([
+      of("success", "deferred"),
+      of("success", "failed"),
+      of("success", "skipped"),
+      of("skipped", "skipped"),
+      of(null, null),
+    ]).toEqual(["running", "failed", "success", "skipped", null]);
   });
 });

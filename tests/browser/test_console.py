@@ -46,7 +46,9 @@ def long_workflow(ui_stack):
     with ui_stack.api() as api:
         if api.get(f"/workflows/{LONG_KEY}").status_code == 404:
             assert api.post("/workflows", json=definition).status_code == 201
-        assert api.post(f"/workflows/{LONG_KEY}/publish").json()["loaded"] is True
+        assert (
+            api.post(f"/workflows/{LONG_KEY}/publish", params={"wait_seconds": 120}).json()["loaded"] is True
+        )
     return LONG_KEY
 
 
@@ -92,7 +94,7 @@ def test_designer_builds_and_publishes_four_node_workflow(page, ui_stack, sink):
     screenshot(page, "02-designer")
 
     page.click("[data-test=publish]")
-    expect(page.locator(".el-message--success")).to_contain_text("已发布为版本 1", timeout=60_000)
+    expect(page.locator(".el-message--success")).to_contain_text("已发布为版本 1", timeout=120_000)
     page.wait_for_url(f"**/workflows/{KEY}/design")
     with ui_stack.api() as api:
         stored = api.get(f"/workflows/{KEY}").json()
@@ -136,7 +138,7 @@ def test_run_view_shows_nodes_turning_success(page, ui_stack, sink):
     page.wait_for_url(re.compile(r".*/mcs/ui/runs/\d+$"))
     screenshot(page, "05-run-in-progress")
 
-    expect(page.locator("[data-test=run-state]")).to_have_attribute("data-state", "success", timeout=90_000)
+    expect(page.locator("[data-test=run-state]")).to_have_attribute("data-state", "success", timeout=180_000)
     for key in STEPS:
         expect(node(page, key)).to_have_attribute("data-state", "success", timeout=10_000)
     expect(page.locator("[data-test=run-progress]")).to_contain_text("4/4")
@@ -165,7 +167,7 @@ def test_second_run_is_stopped_from_run_view(page, ui_stack, long_workflow):
     expect(page.locator("[data-test=start-form] input").first).to_have_value("pump-1")
     page.click("[data-test=start-confirm]")
     page.wait_for_url(re.compile(r".*/mcs/ui/runs/\d+$"))
-    expect(node(page, "wait")).to_have_attribute("data-current", "true", timeout=60_000)
+    expect(node(page, "wait")).to_have_attribute("data-current", "true", timeout=120_000)
     screenshot(page, "08-run-waiting")
 
     page.click("[data-test=stop-run]")
@@ -209,3 +211,78 @@ def test_workflows_list_shows_last_run_and_english(page, ui_stack):
     page.locator("header .el-select").click()
     page.locator(".el-select-dropdown__item", has_text="简体中文").click()
     time.sleep(0.2)
+
+
+def flow_with_group_and_approval(key: str) -> dict:
+    """A condition choosing a group of two steps, then a person's approval."""
+    return {
+        "key": key,
+        "name": "条件、分组与审批",
+        "params": {"level": {"type": "integer", "default": 3}},
+        "nodes": [
+            {
+                "key": "check",
+                "kind": "condition",
+                "name": "水位判断",
+                "config": {
+                    "branches": [
+                        {"name": "high", "when": "params.level > 2"},
+                        {"name": "low", "when": "params.level <= 2"},
+                    ]
+                },
+            },
+            {"key": "drain", "kind": "group", "name": "排水"},
+            {"key": "open", "kind": "mqtt_publish", "parent": "drain", "config": {"topic": "ui/valve/open"}},
+            {"key": "pause", "kind": "delay", "parent": "drain", "config": {"seconds": 1}},
+            {"key": "idle", "kind": "end", "name": "无需处理", "config": {"result": "success"}},
+            {"key": "confirm", "kind": "approval", "name": "值班确认", "config": {"subject": "确认排水完成"}},
+        ],
+        "edges": [
+            {"source": "check", "target": "drain", "branch": "high"},
+            {"source": "check", "target": "idle", "branch": "low"},
+            {"source": "open", "target": "pause"},
+            {"source": "drain", "target": "confirm"},
+        ],
+    }
+
+
+def test_approval_is_answered_from_run_view(page, ui_stack):
+    with ui_stack.api() as api:
+        api.delete("/workflows/ui_approval")
+        assert api.post("/workflows", json=flow_with_group_and_approval("ui_approval")).status_code == 201
+        assert (
+            api.post("/workflows/ui_approval/publish", params={"wait_seconds": 120}).json()["loaded"] is True
+        )
+        run_id = api.post("/workflows/ui_approval/runs", json={"params": {"level": 5}}).json()["id"]
+
+    open_ui(page, ui_stack, f"/runs/{run_id}")
+    approve = page.locator("[data-test=approvals] button", has_text="批准")
+    expect(approve).to_be_visible(timeout=180_000)
+    expect(node(page, "idle")).to_have_attribute("data-state", "skipped")
+    expect(node(page, "drain")).to_have_attribute("data-state", "success")
+    screenshot(page, "12-run-approval")
+
+    approve.click()
+
+    expect(page.locator("[data-test=run-state]")).to_have_attribute("data-state", "success", timeout=120_000)
+    expect(node(page, "confirm")).to_have_attribute("data-state", "success")
+    screenshot(page, "13-run-approved")
+
+
+def test_airflow_nav_opens_the_console(logged_in, ui_stack):
+    # Airflow's own page: its console is Airflow's business, so no console check here.
+    page = logged_in.new_page()
+    page.goto(f"{ui_stack.base_url}/")
+    item = page.get_by_text("MCS", exact=True).first
+    expect(item).to_be_visible(timeout=30_000)
+    screenshot(page, "00-airflow-nav")
+
+    with logged_in.expect_page() if False else _same_page():
+        item.click()
+    opened = next((p for p in logged_in.pages if "/mcs/ui/" in p.url), page)
+    opened.wait_for_url("**/mcs/ui/**")
+    expect(opened.locator("h1.page-title")).to_have_text("工作流")
+    for each in logged_in.pages:
+        if each is not page and "/mcs/ui/" in each.url:
+            each.close()
+    page.close()

@@ -127,6 +127,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Approvals */
+        get: operations["list_approvals_api_v1_runs__run_id__approvals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/approvals/{node_key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer Approval */
+        post: operations["answer_approval_api_v1_runs__run_id__approvals__node_key__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schema/definition": {
         parameters: {
             query?: never;
@@ -398,6 +432,68 @@ export interface components {
             mqtt?: boolean;
             /** Webhooks */
             webhooks?: components["schemas"]["AlertWebhook"][];
+        };
+        /** ApprovalBody */
+        ApprovalBody: {
+            /**
+             * Answer
+             * @description One of the approval's `options`.
+             */
+            answer: string;
+            /**
+             * Comment
+             * @description Why; kept with the answer.
+             * @default
+             */
+            comment?: string;
+        };
+        /** ApprovalCollectionResponse */
+        ApprovalCollectionResponse: {
+            /** Approvals */
+            approvals: components["schemas"]["ApprovalResponse"][];
+            /** Total Entries */
+            total_entries: number;
+        };
+        /** ApprovalResponse */
+        ApprovalResponse: {
+            /** Node Key */
+            node_key: string;
+            /** Subject */
+            subject: string;
+            /** Body */
+            body: string | null;
+            /** Options */
+            options: string[];
+            /**
+             * State
+             * @description `pending`: waiting for an answer; `answered`; `closed`: no answer and no longer waiting (timed out, or the run was stopped).
+             * @enum {string}
+             */
+            state: "pending" | "answered" | "closed";
+            /** Answer */
+            answer?: string | null;
+            /**
+             * By
+             * @description Name of the user who answered.
+             */
+            by?: string | null;
+            /**
+             * Comment
+             * @default
+             */
+            comment?: string;
+            /**
+             * Asked At
+             * Format: date-time
+             */
+            asked_at: string;
+            /** Answered At */
+            answered_at?: string | null;
+            /**
+             * Node State
+             * @description Airflow's state of the step.
+             */
+            node_state?: string | null;
         };
         /**
          * CommandAnswer
@@ -1693,6 +1789,125 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunResponse"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such workflow or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid; `detail.problems` names each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_approvals_api_v1_runs__run_id__approvals_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalCollectionResponse"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such workflow or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid; `detail.problems` names each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    answer_approval_api_v1_runs__run_id__approvals__node_key__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+                node_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalResponse"];
                 };
             };
             /** @description Not logged in */

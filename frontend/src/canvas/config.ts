@@ -81,6 +81,7 @@ export const STATE_STYLE: Record<string, StateStyle> = {
   upstream_failed: { colour: "#e07b39", icon: CROSS },
   running: { colour: "#2f7ef5", icon: PLAY },
   deferred: { colour: "#8a5cd6", icon: PAUSE },
+  awaiting_input: { colour: "#d98a1c", icon: PAUSE },
   queued: { colour: "#8c9bab", icon: DOTS },
   scheduled: { colour: "#8c9bab", icon: DOTS },
   up_for_retry: { colour: "#d9a514", icon: RETRY },
@@ -96,7 +97,16 @@ export const stateStyle = (state: string | null | undefined): StateStyle =>
 /** States after which a node will not change again in this try. */
 export const FINISHED_STATES = new Set(["success", "failed", "upstream_failed", "skipped", "removed"]);
 /** States in which a node is "where the run is now". */
-export const ACTIVE_STATES = new Set(["running", "deferred", "up_for_retry", "queued", "scheduled"]);
+export const ACTIVE_STATES = new Set([
+  "running",
+  "deferred",
+  "awaiting_input",
+  "up_for_retry",
+  "up_for_reschedule",
+  "restarting",
+  "queued",
+  "scheduled",
+]);
 
 export const COLOURS = {
   nodeFill: "#ffffff",

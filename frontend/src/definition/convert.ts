@@ -132,3 +132,41 @@ export function edgeCellIds(model: CanvasModel): string[] {
   const ids = new Set(model.nodes.map((node) => node.id));
   return model.edges.filter((edge) => ids.has(edge.source) && ids.has(edge.target)).map((edge) => edge.id);
 }
+
+const ACTIVE = [
+  "running",
+  "deferred",
+  "queued",
+  "scheduled",
+  "up_for_retry",
+  "up_for_reschedule",
+  "restarting",
+];
+const FAILED = ["failed", "upstream_failed"];
+
+/**
+ * States of groups, which Airflow does not have as tasks: running while a child is, failed when a
+ * child failed, skipped when all were, success when all finished, else not started.
+ */
+export function withGroupStates(
+  definition: Definition,
+  states: Map<string, string | null>,
+): Map<string, string | null> {
+  const result = new Map(states);
+  const groups = definition.nodes;
+  const childrenOf = (key: string) => definition.nodes.filter((node) => node.parent === key);
+  const stateOf = (key: string): string | null => {
+    const children = childrenOf(key);
+    if (children.length === 0) return result.get(key) ?? null;
+    const inside = children.map((child) => stateOf(child.key));
+    if (inside.some((state) => state && ACTIVE.includes(state))) return "running";
+    if (inside.some((state) => state && FAILED.includes(state))) return "failed";
+    if (inside.every((state) => state === "skipped")) return "skipped";
+    if (inside.every((state) => state && ["success", "skipped"].includes(state))) return "success";
+    return inside.some((state) => state) ? "running" : null;
+  };
+  for (const group of groups) {
+    if (childrenOf(group.key).length) result.set(group.key, stateOf(group.key));
+  }
+  return result;
+}

@@ -219,6 +219,7 @@ export default {
     scheduled: "Scheduled",
     running: "Running",
     deferred: "Waiting",
+    awaiting_input: "Awaiting a person",
     success: "Success",
     failed: "Failed",
     stopped: "Stopped",

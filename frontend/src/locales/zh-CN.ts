@@ -190,6 +190,7 @@ export default {
     scheduled: "已调度",
     running: "运行中",
     deferred: "等待中",
+    awaiting_input: "等待人工",
     success: "成功",
     failed: "失败",
     stopped: "已停止",
