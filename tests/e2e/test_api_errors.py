@@ -70,7 +70,7 @@ def test_rejected_update_keeps_the_stored_draft(client):
     client.put(f"/workflows/{KEY}", json=broken(CASES["cycle"][0]))
 
     assert client.get(f"/workflows/{KEY}").json()["draft"]["edges"] == [
-        {"source": "send", "target": "pause", "label": ""}
+        {"source": "send", "target": "pause", "label": "", "branch": None}
     ]
 
 

@@ -26,9 +26,9 @@ def sink():
     sink.close()
 
 
-def deferred_count(stack) -> int:
+def deferred_count(stack, dag_id: str) -> int:
     answer = httpx.get(
-        stack.base_url + "/api/v2/dags/~/dagRuns/~/taskInstances",
+        stack.base_url + f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances",
         params={"state": "deferred"},
         headers={"Authorization": f"Bearer {stack.token()}"},
     )
@@ -90,6 +90,6 @@ def test_stopping_a_run_cancels_its_wait(stack, client, sink):
     assert states["command"] == "success"
     assert states["reply"] != "deferred"
     assert states["report"] in ("skipped", "upstream_failed")
-    wait_for(lambda: deferred_count(stack) == 0, 30, "no task instance left deferred")
+    wait_for(lambda: deferred_count(stack, "e2e_stop_wait") == 0, 30, "no task instance left deferred")
     assert sink.requests == []
     assert client.post(f"/runs/{run_id}/stop", json={}).status_code == 409

@@ -34,7 +34,8 @@ from mcs.hooks.mqtt import MqttHook
 
 log = logging.getLogger(__name__)
 
-REFRESH_SECONDS = 5.0
+# Short, so a newly published wait topic is recorded before Airflow has even loaded the new DAG.
+REFRESH_SECONDS = 1.0
 PURGE_SECONDS = 3600.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState
 from airflow.utils.types import DagRunTriggeredByType
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mcs.api.datamodels.runs import NodeStateResponse, RunResponse
@@ -174,13 +176,10 @@ def list_runs(
     return list(rows), total
 
 
-def stop_run(session: Session, run_id: int, stopped_by: str, reason: str) -> WorkflowRun:
-    """Stop a run: running steps are failed (their process is killed), waits cancelled, the rest skipped."""
-    run = get_run(session, run_id)
-    describe_run(session, run)
-    if run.state in FINISHED:
-        raise ConflictError(f"run `{run_id}` has already ended as {run.state}")
+STOP_ATTEMPTS = 3
 
+
+def _fail_in_airflow(session: Session, run: WorkflowRun, stopped_by: str, reason: str) -> None:
     with create_session() as airflow_session:
         dag_run = airflow_session.scalar(
             select(DagRun).where(DagRun.dag_id == run.dag_id, DagRun.run_id == run.dag_run_id)
@@ -189,6 +188,26 @@ def stop_run(session: Session, run_id: int, stopped_by: str, reason: str) -> Wor
             dag = DBDagBag().get_dag_for_run(dag_run, session=airflow_session)
             set_dag_run_state_to_failed(dag=dag, run_id=run.dag_run_id, commit=True, session=airflow_session)
             _stop_child_runs(session, airflow_session, run, stopped_by, reason)
+
+
+def stop_run(session: Session, run_id: int, stopped_by: str, reason: str) -> WorkflowRun:
+    """Stop a run: running steps are failed (their process is killed), waits cancelled, the rest skipped."""
+    run = get_run(session, run_id)
+    describe_run(session, run)
+    if run.state in FINISHED:
+        raise ConflictError(f"run `{run_id}` has already ended as {run.state}")
+
+    # The scheduler updates the same rows; PostgreSQL may pick this transaction as a deadlock's
+    # victim, and then a second try succeeds.
+    for attempt in range(1, STOP_ATTEMPTS + 1):
+        try:
+            _fail_in_airflow(session, run, stopped_by, reason)
+            break
+        except OperationalError as exc:
+            if "deadlock" not in str(exc).lower() or attempt == STOP_ATTEMPTS:
+                raise
+            log.warning("Deadlock while stopping run %s (try %s); trying again", run.dag_run_id, attempt)
+            time.sleep(0.2 * attempt)
     run.state = "stopped"
     run.stopped_by = stopped_by
     run.stop_reason = reason
