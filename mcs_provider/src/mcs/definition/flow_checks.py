@@ -96,9 +96,10 @@ def _node_problems(definition: WorkflowDefinition) -> list[dict]:
     graph = build_task_graph(definition)
     keys = {node.key for node in definition.nodes}
     linked = {edge.source for edge in definition.edges} | {edge.target for edge in definition.edges}
-    siblings: dict[str | None, int] = {}
-    for node in definition.nodes:
-        siblings[node.parent] = siblings.get(node.parent, 0) + 1
+    parent_of = {node.key: node.parent for node in definition.nodes}
+    # Scopes (the top level, each group) in which some nodes are connected: a node left out of
+    # the edges there was most likely forgotten. A scope with no edge at all runs all in parallel.
+    connected_scopes = {parent_of[edge.source] for edge in definition.edges}
 
     for index, node in enumerate(definition.nodes):
         if node.on_timeout != "fail" and node.kind not in WAITING_KINDS:
@@ -115,7 +116,7 @@ def _node_problems(definition: WorkflowDefinition) -> list[dict]:
             problems.append(
                 {"path": f"nodes[{index}].config.workflow", "message": "a workflow cannot run itself"}
             )
-        if siblings[node.parent] > 1 and node.key not in linked:
+        if node.parent in connected_scopes and node.key not in linked:
             problems.append(
                 {"path": f"nodes[{index}]", "message": f"node `{node.key}` is not connected: unreachable"}
             )
