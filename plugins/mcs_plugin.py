@@ -36,3 +36,4 @@ class McsPlugin(AirflowPlugin):
             "icon": "/mcs/ui/mcs.svg",
         }
     ]
+    listeners = [run_listeners]

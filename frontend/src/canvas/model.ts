@@ -6,9 +6,6 @@ import type { EdgeData, NodeData } from "@/definition/types";
 import { CONTAINER_KINDS, EDGE_SHAPE, GROUP_SHAPE, NODE_SHAPE } from "./config";
 import { applyEdgeLook, edgeText, nodeLookAttrs, type KindLabel } from "./look";
 
-/** Above this many nodes edges are routed simply: obstacle-avoiding routes cost too much to draw. */
-const SIMPLE_ROUTES_ABOVE = 80;
-
 export function shapeOf(kind: string): string {
   return CONTAINER_KINDS.has(kind) ? GROUP_SHAPE : NODE_SHAPE;
 }
@@ -28,7 +25,6 @@ export function nodeMetadata(node: CanvasNode, kindLabel?: KindLabel): NodeMetad
 
 /** Replace everything on `graph` with `model`. */
 export function loadModel(graph: Graph, model: CanvasModel, kindLabel: KindLabel): void {
-  const simple = model.nodes.length > SIMPLE_ROUTES_ABOVE;
   graph.batchUpdate(() => {
     graph.clearCells();
     // Groups first, so they sit under their children.
@@ -49,7 +45,6 @@ export function loadModel(graph: Graph, model: CanvasModel, kindLabel: KindLabel
         source: { cell: edge.source, port: "out" },
         target: { cell: edge.target, port: "in" },
         data: edge.data,
-        ...(simple ? { router: { name: "orth" } } : {}),
       })),
     );
     for (const edge of graph.getEdges()) if (edgeText(edge.getData())) applyEdgeLook(edge);

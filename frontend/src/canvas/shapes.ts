@@ -104,7 +104,7 @@ export function registerShapes(): void {
         targetMarker: { name: "block", width: 8, height: 6 },
       },
     },
-    router: { name: "manhattan", args: { padding: 12, excludeShapes: [GROUP_SHAPE] } },
+    router: { name: "orth", args: { padding: 12 } },
     connector: { name: "rounded", args: { radius: 8 } },
     zIndex: 0,
   });

@@ -2,7 +2,7 @@
 import { Graph, Selection, Snapline } from "@antv/x6";
 import { onBeforeUnmount, shallowRef, type ShallowRef } from "vue";
 import type { NodeData } from "@/definition/types";
-import { COLOURS, CONTAINER_KINDS, EDGE_SHAPE, GROUP_SHAPE, SIZES } from "./config";
+import { COLOURS, CONTAINER_KINDS, EDGE_SHAPE, SIZES } from "./config";
 import { registerShapes } from "./shapes";
 
 export type GraphRef = ShallowRef<Graph | null>;
@@ -40,7 +40,7 @@ function createGraph(container: HTMLElement, readonly: boolean): Graph {
       allowNode: false,
       allowEdge: false,
       highlight: true,
-      router: { name: "manhattan", args: { padding: 12, excludeShapes: [GROUP_SHAPE] } },
+      router: { name: "orth", args: { padding: 12 } },
       connector: { name: "rounded", args: { radius: 8 } },
       createEdge() {
         return this.createEdge({ shape: EDGE_SHAPE, data: { label: "" } });
