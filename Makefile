@@ -27,7 +27,7 @@ $(VENV)/.installed: $(PY) requirements.txt mcs_provider/pyproject.toml scripts/i
 
 install: $(VENV)/.installed
 
-up: install
+up: install frontend
 	$(PY) scripts/stack.py up --run-dir $(RUN_DIR) --port $(PORT)
 	$(PY) scripts/load_demo.py --base-url http://127.0.0.1:$(PORT) \
 		--password-file $(RUN_DIR)/simple_auth_manager_passwords.json
