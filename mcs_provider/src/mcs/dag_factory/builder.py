@@ -132,5 +132,7 @@ def build_dag(definition: WorkflowDefinition, version: int | None = None) -> DAG
         result = RunResultOperator(
             task_id=RESULT_TASK_ID, task_display_name="运行结果 (run result)", step_ids=graph.tasks, dag=dag
         )
-        [built[task] for task in graph.tasks if not graph.children.get(task)] >> result
+        # After every step, not only the last ones: the step that ends the run skips the last
+        # ones while it is itself still running, and the result must see how it ended.
+        [built[task] for task in graph.tasks] >> result
     return dag
