@@ -61,11 +61,20 @@ def machine() -> dict[str, str]:
     }
 
 
-def setting_reasons(settings: Mapping[str, str]) -> dict[str, str]:
-    """The comment lines above each key of ``PERFORMANCE_SETTINGS`` in the stack's source.
+def _comment_above(lines: list[str], row: int) -> str:
+    """The comment lines right above line ``row`` (0-based), joined."""
+    comments = []
+    while row > 0 and lines[row - 1].strip().startswith("#"):
+        row -= 1
+        comments.insert(0, lines[row].strip().lstrip("#").strip())
+    return " ".join(comments)
+
+
+def setting_reasons(settings: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The file that defines ``PERFORMANCE_SETTINGS``, and the comment above each of its keys.
 
     The dict is looked up in every loaded module under ``scripts/``, so it is found wherever the
-    stack keeps it; a key without a comment gets an empty reason.
+    stack keeps it. A key right below another one shares that key's comment.
     """
     scripts = Path(__file__).resolve().parents[1] / "scripts"
     for module in list(sys.modules.values()):
@@ -81,30 +90,37 @@ def setting_reasons(settings: Mapping[str, str]) -> dict[str, str]:
                 continue
             if not isinstance(node.value, ast.Dict):
                 continue
-            reasons = {}
+            reasons: dict[str, str] = {}
+            previous: tuple[str, int] | None = None
             for key in node.value.keys:
-                if isinstance(key, ast.Constant) and key.value in settings:
-                    comments, row = [], key.lineno - 2
-                    while row >= 0 and lines[row].strip().startswith("#"):
-                        comments.insert(0, lines[row].strip().lstrip("#").strip())
-                        row -= 1
-                    reasons[key.value] = " ".join(comments)
-            return reasons
-    return {}
+                if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+                    continue
+                reason = _comment_above(lines, key.lineno - 1)
+                if not reason and previous is not None and previous[1] == key.lineno - 1:
+                    reason = f"(With `{previous[0]}`, for the same reason.)"
+                reasons[key.value] = reason
+                previous = (key.value, key.lineno)
+            where = path.relative_to(scripts.parent).as_posix()
+            return where, {key: reason for key, reason in reasons.items() if key in settings}
+    return "scripts/", {}
 
 
 def settings_section(tuned: Mapping[str, str], defaults: Mapping[str, str]) -> str:
-    reasons = setting_reasons(tuned)
+    where, reasons = setting_reasons(tuned)
     lines = [
-        "The settings the stack starts with (`PERFORMANCE_SETTINGS` in `scripts/stack.py`), Airflow's own",
+        f"The settings every stack starts with (`PERFORMANCE_SETTINGS` in `{where}`), Airflow's own",
         "default for each (what `--airflow-defaults` runs with), and why the value was chosen, from the",
-        "comment beside it in the source:",
+        "comment above it in the source:",
         "",
     ]
     for key, value in tuned.items():
         why = reasons.get(key) or "(no comment in the source)"
         lines.append(f"- `{key}` = `{value}` (Airflow's default `{defaults.get(key, '?')}`). {why}")
     return "\n".join(lines)
+
+
+def _runs(count: int) -> str:
+    return "run" if count == 1 else "runs"
 
 
 def _seconds(value: float) -> str:
@@ -132,12 +148,14 @@ def cpu_lines(busy: CpuUse, idle: CpuUse, databases: Sequence[str], nproc: str) 
     backends = " and ".join(f"`{db}`" for db in databases)
     lines = [
         f"CPU in % of one core ({nproc} cores: {int(nproc) * 100} %). While the timed runs ran "
-        f"({busy.seconds:.0f} s), the stack used {busy.stack:.0f} % and the whole machine {busy.machine:.0f} %, "
-        f"so {busy.others:.0f} % went to other programs and the shared services (PostgreSQL, Redis, Mosquitto).",
+        f"({busy.seconds:.0f} s), the stack used {busy.stack:.0f} % and the whole machine "
+        f"{busy.machine:.0f} %, so {busy.others:.0f} % went to other programs and the shared "
+        "services (PostgreSQL, Redis, Mosquitto).",
         "",
         f"Idle, {idle.seconds:.0f} s with no run after the timed runs: the stack's processes used "
-        f"**{idle.stack:.1f} %** in all (second by second: median {statistics.median(idle.per_second):.1f} %, "
-        f"p95 {p95(idle.per_second):.1f} %), PostgreSQL's backends for {backends} a further "
+        f"**{idle.stack:.1f} %** in all (second by second: median "
+        f"{statistics.median(idle.per_second):.1f} %, p95 {p95(idle.per_second):.1f} %), "
+        f"PostgreSQL's backends for {backends} a further "
         f"{idle.postgres:.1f} %; the whole machine meanwhile {idle.machine:.0f} %.",
         "",
         "| idle component (with its children) | % of one core |",
@@ -175,15 +193,16 @@ def mode_section(
     databases: Sequence[str],
 ) -> str:
     count = sum(1 for run in runs if run.system == "mcs")
+    warm = len(warmups) // 2
     first = {run.system: run for run in reversed(warmups)}
     lines = [
         f"### {title}",
         "",
         f"Measured {when} with `{command}`: {machine_info['nproc']} CPUs ({machine_info['cpu']}), "
         f"{machine_info['ram']} RAM, {machine_info['os']}, Python {machine_info['python']}, "
-        f"Airflow {airflow_version} with the CeleryExecutor (one worker). {count} runs of each chain "
-        f"after {len(warmups) // 2} untimed warm-up run{'s' if len(warmups) != 2 else ''} of each, "
-        "MCS and plain alternating, one run at a time.",
+        f"Airflow {airflow_version} with the CeleryExecutor (one worker). {count} {_runs(count)} of "
+        f"each chain after {warm} untimed warm-up {_runs(warm)} of each, MCS and plain alternating, "
+        "one run at a time.",
         "",
         "Settings: "
         + ", ".join(f"`{key.removeprefix('AIRFLOW__')}={value}`" for key, value in settings.items()),

@@ -116,7 +116,8 @@ def claim_redis_dbs(profile: stack.Profile, env: dict[str, str]) -> None:
         keys, mark = connection.dbsize(), connection.get(REDIS_MARK)
         if keys and (mark or b"").decode() != str(profile.run_dir):
             raise BenchError(
-                f"Redis db {db} holds {keys} keys that the bench did not leave; pick a free db with --redis-dbs"
+                f"Redis db {db} holds {keys} keys that the bench did not leave; "
+                "pick a free db with --redis-dbs"
             )
 
 
@@ -232,13 +233,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=50,
         metavar="PERCENT",
-        help="quiet means under this % of one core busy for 30 s, all programs together (default 50)",
+        help="quiet means under this %% of one core busy for 30 s, all programs together (default 50)",
     )
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
     return args
+
+
+def record(profile: stack.Profile, args: argparse.Namespace, facts: dict, result: dict) -> None:
+    """Write the raw figures to ``test-output/bench`` and, unless ``--no-doc``, the doc's sections."""
+    mode = facts["mode"]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    raw = {
+        **facts,
+        **{key: [dataclasses.asdict(t) for t in result[key]] for key in ("warmups", "runs")},
+        **{key: dataclasses.asdict(result[key]) for key in ("busy", "idle")},
+    }
+    (OUTPUT / f"chain_speed-{mode}.json").write_text(json.dumps(raw, indent=2, ensure_ascii=False))
+
+    command = "bench/chain_speed.py" + (f" --runs {args.runs}" if args.runs != 10 else "")
+    command += " --airflow-defaults" if args.airflow_defaults else ""
+    section = mode_section(
+        title=MODES[mode],
+        command=command,
+        when=facts["when"],
+        machine_info=facts["machine"],
+        airflow_version=facts["airflow"],
+        settings=facts["settings"],
+        warmups=result["warmups"],
+        runs=result["runs"],
+        busy=result["busy"],
+        idle=result["idle"],
+        databases=(profile.airflow_db, profile.mcs_db),
+    )
+    print(section)
+    if not args.no_doc:
+        write_section(
+            DOC, "settings", settings_section(dict(stack.PERFORMANCE_SETTINGS), facts["airflow_defaults"])
+        )
+        write_section(DOC, mode, section)
+        say(f"wrote the `{mode}` figures into {DOC.relative_to(REPO)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,12 +294,18 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"[bench] {exc}", file=sys.stderr)
         return 1
-    tuned = dict(stack.PERFORMANCE_SETTINGS)
-    defaults = airflow_defaults(profile, list(tuned))
-    settings = defaults if args.airflow_defaults else tuned
+    defaults = airflow_defaults(profile, list(stack.PERFORMANCE_SETTINGS))
+    settings = defaults if args.airflow_defaults else dict(stack.PERFORMANCE_SETTINGS)
     os.environ.update(settings)
+    facts = {
+        "mode": mode,
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "airflow": version("apache-airflow"),
+        "settings": settings,
+        "airflow_defaults": defaults,
+    }
 
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         say(f"starting the bench stack ({mode}) on {profile.base_url}, logs in {profile.logs_dir}")
         env = stack.up(profile, log=say)
@@ -278,41 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         if left:
             print(f"[bench] still running after the stack was stopped: {left}", file=sys.stderr)
 
-    command = "bench/chain_speed.py" + (f" --runs {args.runs}" if args.runs != 10 else "")
-    command += " --airflow-defaults" if args.airflow_defaults else ""
-    info = machine()
-    record = {
-        "mode": mode,
-        "when": when,
-        "machine": info,
-        "airflow": version("apache-airflow"),
-        "settings": settings,
-        "airflow_defaults": defaults,
-        **{key: [dataclasses.asdict(t) for t in result[key]] for key in ("warmups", "runs")},
-        **{key: dataclasses.asdict(result[key]) for key in ("busy", "idle")},
-    }
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    (OUTPUT / f"chain_speed-{mode}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
-    section = mode_section(
-        title=MODES[mode],
-        command=command,
-        when=when,
-        machine_info=info,
-        airflow_version=record["airflow"],
-        settings=settings,
-        warmups=result["warmups"],
-        runs=result["runs"],
-        busy=result["busy"],
-        idle=result["idle"],
-        databases=(profile.airflow_db, profile.mcs_db),
-    )
-    print(section)
-    if not args.no_doc:
-        write_section(DOC, "settings", settings_section(tuned, defaults))
-        write_section(DOC, mode, section)
-        say(f"wrote the `{mode}` figures into {DOC.relative_to(REPO)}")
+    record(profile, args, facts, result)
     say(f"done in {time.monotonic() - began:.0f} s")
-    return 0
+    return 1 if left else 0
 
 
 if __name__ == "__main__":
