@@ -32,8 +32,8 @@ PERFORMANCE_SETTINGS: dict[str, str] = {
     # The default 1 s is paid once per step of a chain (a finished task is noticed on the next
     # loop); 0.25 s cuts that to a quarter while an idle scheduler still runs only four cheap loops
     # a second. A busy scheduler never sleeps, whatever this is. Measured on 2 cores, a chain of 10
-    # Python tasks: 1 s -> about 12 s a run; 0.25 s -> about 7 s, idle scheduler 6 % of a core;
-    # 0.1 s -> no faster, idle scheduler 15 % of a core.
+    # tasks (bench/chain_speed.py): Airflow's defaults -> about 12 s a run; these settings -> about
+    # 5 s (plain DAG) and 8 s (MCS), idle scheduler 8 % of a core; 0.1 s -> no faster, 15 %.
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
     # The dag-processor loops once a second and serves priority parse requests (the API's
     # `PUT /api/v2/parseDagFile/...`) on the next loop. Without one, a published workflow shows up
