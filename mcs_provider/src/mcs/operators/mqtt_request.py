@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -13,11 +13,11 @@ from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from mcs.errors import MqttError
 from mcs.hooks.mqtt import build_client_id, decode_payload, encode_payload
+from mcs.operators.deferral import deferral_timeout
 from mcs.operators.mqtt import validate_publish_topic
 from mcs.triggers.mqtt_request import CORRELATIONS, MqttRequestTrigger
 
 # The trigger reports its own timeout; Airflow's deferral timeout is only the backstop.
-DEFERRAL_GRACE = timedelta(seconds=60)
 
 
 def request_text(payload: Any, correlation: str, correlation_field: str, correlation_id: str) -> str:
@@ -144,9 +144,7 @@ class MqttRequestOperator(BaseOperator):
             self.correlation,
             correlation_id,
         )
-        timeout = (
-            None if self.timeout_seconds is None else timedelta(seconds=self.timeout_seconds) + DEFERRAL_GRACE
-        )
+        timeout = deferral_timeout(self.timeout_seconds)
         self.defer(
             trigger=trigger,
             method_name="execute_complete",

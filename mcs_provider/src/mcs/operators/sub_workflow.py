@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -20,12 +20,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mcs.db.engine import session_scope
 from mcs.db.models import Workflow, WorkflowRun
+from mcs.operators.deferral import deferral_timeout
 from mcs.triggers.sub_workflow import SubWorkflowTrigger
 
 # Characters Airflow accepts in a run id by default ([scheduler] allowed_run_id_pattern).
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]+")
 # The trigger reports its own timeout; Airflow's deferral timeout is only the backstop.
-DEFERRAL_GRACE = timedelta(seconds=60)
 
 
 def _readable(text: str, limit: int) -> str:
@@ -208,7 +208,7 @@ class SubWorkflowOperator(TriggerDagRunOperator):
                 "run_id": mcs_run_id,
                 "dag_run_id": run_request.dag_run_id,
             },
-            timeout=None if timeout_at is None else timedelta(seconds=self.timeout_seconds) + DEFERRAL_GRACE,
+            timeout=deferral_timeout(self.timeout_seconds),
         )
 
     def _trigger(self, run_request: DagRunTriggerException, mcs_run_id: int) -> None:

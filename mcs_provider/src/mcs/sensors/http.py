@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
+from mcs.operators.deferral import deferral_timeout
 from mcs.triggers.http import HttpConditionTrigger, redact_url
 
 # The trigger reports its own timeout; Airflow's deferral timeout is only the backstop.
-DEFERRAL_GRACE = timedelta(seconds=60)
 # Keys of an HTTP Connection's extra that are request options, not headers (as in the HTTP provider).
 EXTRA_OPTIONS = frozenset(
     {
@@ -147,9 +147,7 @@ class HttpConditionSensor(BaseOperator):
             self.interval_seconds,
             self.condition,
         )
-        timeout = (
-            None if self.timeout_seconds is None else timedelta(seconds=self.timeout_seconds) + DEFERRAL_GRACE
-        )
+        timeout = deferral_timeout(self.timeout_seconds)
         self.defer(
             trigger=trigger,
             method_name="execute_complete",

@@ -8,18 +8,18 @@ wait is running still satisfies it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from mcs.hooks.mqtt import build_client_id
+from mcs.operators.deferral import deferral_timeout
 from mcs.triggers.mqtt import MqttMessageTrigger
 
 SINCE_CHOICES = ("upstream", "run_start", "now")
 # The trigger reports its own timeout; Airflow's deferral timeout is only the backstop.
-DEFERRAL_GRACE = timedelta(seconds=60)
 
 
 def _to_ms(value: Any) -> int | None:
@@ -128,9 +128,7 @@ class MqttMessageSensor(BaseOperator):
             self.condition or "any message",
             datetime.fromtimestamp(since_ms / 1000, tz=UTC).isoformat(),
         )
-        timeout = (
-            None if self.timeout_seconds is None else timedelta(seconds=self.timeout_seconds) + DEFERRAL_GRACE
-        )
+        timeout = deferral_timeout(self.timeout_seconds)
         self.defer(
             trigger=trigger,
             method_name="execute_complete",
