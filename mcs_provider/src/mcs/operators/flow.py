@@ -41,6 +41,10 @@ class FlowMixin:
     :ivar mcs_graph: the workflow's tasks and edges (``TaskGraph.as_children``)
     """
 
+    # Provided by the operator this is mixed into.
+    task_id: str
+    log: Any
+
     mcs_rules: list[dict] = []
     mcs_on_timeout: str = "fail"
     mcs_graph: dict = {}
@@ -68,10 +72,10 @@ class FlowMixin:
 
     def _follow(self, context: Any, chosen: set[str | None]) -> None:
         graph = self._task_graph()
-        skipped = graph.branch_skips(self.task_id, chosen)  # type: ignore[attr-defined]
+        skipped = graph.branch_skips(self.task_id, chosen)
         if skipped:
             ordered = graph.topological(skipped)
-            self.log.info("Following %s; skipping %s", sorted(map(str, chosen)), ordered)  # type: ignore[attr-defined]
+            self.log.info("Following %s; skipping %s", sorted(map(str, chosen)), ordered)
             skip_tasks(ordered)
 
     def _finish(self, context: Any, output: Any) -> Any:
@@ -80,7 +84,7 @@ class FlowMixin:
         for number, rule in enumerate(self.mcs_rules):
             if not evaluate(rule["when"], variables):
                 continue
-            reason = rule.get("reason") or f"rule {number + 1} of `{self.task_id}` holds: {rule['when']}"  # type: ignore[attr-defined]
+            reason = rule.get("reason") or f"rule {number + 1} of `{self.task_id}` holds: {rule['when']}"
             if rule["action"] == "skip":
                 self._skip_by_rule(context, rule, reason)
             else:
@@ -90,28 +94,28 @@ class FlowMixin:
     def _skip_by_rule(self, context: Any, rule: dict, reason: str) -> None:
         graph = self._task_graph()
         targets = [task for key in rule["targets"] for task in graph.expand(key)]
-        self.log.info("Skipping %s: %s", targets, reason)  # type: ignore[attr-defined]
+        self.log.info("Skipping %s: %s", targets, reason)
         skip_tasks(targets)
-        _record(context, "skip", self.task_id, reason, {"targets": targets, "rule": rule})  # type: ignore[attr-defined]
+        _record(context, "skip", self.task_id, reason, {"targets": targets, "rule": rule})
 
     def _end_run(self, context: Any, success: bool, reason: str, data: dict) -> None:
         """Nothing after this step runs: every task not yet started is skipped."""
         graph = self._task_graph()
         # The run-result step is not in the graph's tasks: it must still run to fail the run.
-        rest = [task for task in graph.tasks if task != self.task_id]  # type: ignore[attr-defined]
+        rest = [task for task in graph.tasks if task != self.task_id]
         result = "success" if success else "failure"
-        self.log.info("Ending the run as %s: %s", result, reason)  # type: ignore[attr-defined]
+        self.log.info("Ending the run as %s: %s", result, reason)
         skip_tasks(rest)
-        _record(context, "end", self.task_id, reason, {**data, "result": result})  # type: ignore[attr-defined]
+        _record(context, "end", self.task_id, reason, {**data, "result": result})
         if not success:
-            raise AirflowFailException(f"run ended as failure by `{self.task_id}`: {reason}")  # type: ignore[attr-defined]
+            raise AirflowFailException(f"run ended as failure by `{self.task_id}`: {reason}")
 
     def _timed_out(self, context: Any, error: AirflowSensorTimeout) -> Any:
         if self.mcs_on_timeout == "skip":
-            _record(context, "skip", self.task_id, f"timed out: {error}", {"targets": [self.task_id]})  # type: ignore[attr-defined]
+            _record(context, "skip", self.task_id, f"timed out: {error}", {"targets": [self.task_id]})
             raise AirflowSkipException(f"timed out, skipped as configured: {error}")
         if self.mcs_on_timeout == "branch":
-            self.log.info("Timed out, following the timeout edges: %s", error)  # type: ignore[attr-defined]
+            self.log.info("Timed out, following the timeout edges: %s", error)
             self._follow(context, {"timeout"})
             return {"timed_out": True, "error": str(error)}
         raise error
